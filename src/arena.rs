@@ -1,0 +1,166 @@
+//! Where job control blocks live: one reserved stretch of address space,
+//! committed as it fills. A job handle is an address inside it, so checking
+//! that a pointer from C really is one of our jobs costs a subtraction and a
+//! comparison — no lookup, no dereference of foreign memory — and the whole
+//! arena costs two memory mappings however many jobs exist.
+
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crate::log::{self, Level};
+
+/// Address space asked for first; halved on refusal (e.g. under `RLIMIT_AS`).
+const RESERVE_BYTES: usize = 1 << 30;
+const MIN_RESERVE_BYTES: usize = 1 << 22;
+/// Committed in steps of this many bytes.
+const COMMIT_STEP: usize = 1 << 18;
+
+/// A fixed-size-slot arena of `T`, reserved once, never unmapped. Freed slots
+/// stay readable (zeroed state means free), so stale handles can be checked.
+pub struct Arena<T> {
+    base: AtomicUsize,
+    committed: AtomicUsize,
+    state: Mutex<ArenaState>,
+    marker: std::marker::PhantomData<fn() -> T>,
+}
+
+struct ArenaState {
+    reserved: usize,
+    /// Slots never handed out start here.
+    bump: usize,
+    /// Released slot offsets, reused most recent first.
+    free: Vec<usize>,
+}
+
+impl<T> Arena<T> {
+    pub const fn new() -> Arena<T> {
+        Arena {
+            base: AtomicUsize::new(0),
+            committed: AtomicUsize::new(0),
+            state: Mutex::new(ArenaState {
+                reserved: 0,
+                bump: 0,
+                free: Vec::new(),
+            }),
+            marker: std::marker::PhantomData,
+        }
+    }
+
+    const fn slot() -> usize {
+        size_of::<T>().next_multiple_of(align_of::<T>())
+    }
+
+    /// Whether `p` is the address of a slot of this arena (free or not).
+    #[inline]
+    pub fn contains(&self, p: *const T) -> bool {
+        let base = self.base.load(Ordering::Acquire);
+        let offset = (p as usize).wrapping_sub(base);
+        base != 0 && offset < self.committed.load(Ordering::Acquire) && offset % Self::slot() == 0
+    }
+
+    /// A slot for a new `T`, zero-filled or as its last user left it; `None`
+    /// when address space or the reservation is exhausted.
+    pub fn allocate(&self) -> Option<*mut T> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(offset) = state.free.pop() {
+            return Some((self.base.load(Ordering::Relaxed) + offset) as *mut T);
+        }
+        if state.reserved == 0 {
+            self.reserve(&mut state)?;
+        }
+        let base = self.base.load(Ordering::Relaxed);
+        let offset = state.bump;
+        let end = offset + Self::slot();
+        if end > state.reserved {
+            log::emit(
+                Level::Warn,
+                format_args!("job arena full ({} bytes reserved)", state.reserved),
+            );
+            return None;
+        }
+        let committed = self.committed.load(Ordering::Relaxed);
+        if end > committed {
+            let grow = COMMIT_STEP.min(state.reserved - committed).max(end - committed);
+            // SAFETY: the range lies inside our own PROT_NONE reservation.
+            let ok = unsafe {
+                libc::mprotect(
+                    (base + committed) as *mut libc::c_void,
+                    grow,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                )
+            } == 0;
+            if !ok {
+                log::emit(
+                    Level::Warn,
+                    format_args!("cannot commit job arena memory: {}", std::io::Error::last_os_error()),
+                );
+                return None;
+            }
+            self.committed.store(committed + grow, Ordering::Release);
+        }
+        state.bump = end;
+        Some((base + offset) as *mut T)
+    }
+
+    /// Returns a slot for reuse. The caller has already marked it free.
+    pub fn release(&self, p: *mut T) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let offset = p as usize - self.base.load(Ordering::Relaxed);
+        if state.free.try_reserve(1).is_ok() {
+            state.free.push(offset);
+        }
+    }
+
+    fn reserve(&self, state: &mut ArenaState) -> Option<()> {
+        let mut length = RESERVE_BYTES;
+        while length >= MIN_RESERVE_BYTES {
+            // SAFETY: a fresh inaccessible anonymous mapping; nothing aliases it.
+            let base = unsafe {
+                libc::mmap(
+                    ptr::null_mut(),
+                    length,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if base != libc::MAP_FAILED {
+                state.reserved = length;
+                self.base.store(base as usize, Ordering::Release);
+                return Some(());
+            }
+            length /= 2;
+        }
+        log::emit(
+            Level::Warn,
+            format_args!(
+                "cannot reserve address space for jobs: {}",
+                std::io::Error::last_os_error()
+            ),
+        );
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(C, align(64))]
+    struct Block([u64; 8]);
+
+    #[test]
+    fn slots_are_recognised_and_reused() {
+        let arena: Arena<Block> = Arena::new();
+        assert!(!arena.contains(ptr::null()));
+        let a = arena.allocate().expect("slot");
+        let b = arena.allocate().expect("slot");
+        assert!(arena.contains(a) && arena.contains(b));
+        assert!(!arena.contains((a as usize + 8) as *const Block));
+        assert!(!arena.contains(&Block([0; 8])));
+        arena.release(a);
+        assert_eq!(arena.allocate(), Some(a));
+    }
+}

@@ -1,0 +1,90 @@
+//! The context switch itself: Boost.Context's fcontext through the `context`
+//! crate. A switch saves the callee-saved registers and the floating-point
+//! control words and jumps; no system call, no signal-mask change.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+
+use context::stack::Stack as ContextStack;
+use context::{Context, ContextFn};
+
+use crate::stack::Stack;
+
+/// What a job reports when it hands control back to whoever entered it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Yield {
+    Paused,
+    Finished,
+}
+
+impl Yield {
+    fn encode(self) -> usize {
+        match self {
+            Yield::Paused => 1,
+            Yield::Finished => 2,
+        }
+    }
+
+    fn decode(data: usize) -> Yield {
+        if data == 1 { Yield::Paused } else { Yield::Finished }
+    }
+}
+
+/// One side of a switch that is not running: either a job waiting to be
+/// entered or the code that entered a job, waiting for it to yield.
+#[derive(Default)]
+pub struct Suspended(Cell<Option<Context>>);
+
+impl Suspended {
+    /// Prepares `stack` so that the first switch into it calls `entry`.
+    ///
+    /// # Safety
+    /// `stack` must stay mapped for as long as the returned context may be
+    /// switched to, and `entry` must never return.
+    pub unsafe fn on_stack(stack: &Stack, entry: ContextFn) -> Suspended {
+        // SAFETY: the caller guarantees the stack memory outlives the context;
+        // top and bottom come from one allocation, top above bottom.
+        let context = unsafe {
+            let bounds = ContextStack::new(stack.top().cast::<c_void>(), stack.bottom().cast::<c_void>());
+            Context::new(&bounds, entry)
+        };
+        Suspended(Cell::new(Some(context)))
+    }
+
+    pub fn store(&self, context: Context) {
+        self.0.set(Some(context));
+    }
+
+    /// Switches into the job held here, passing it `data`; returns when the
+    /// job yields, having stored the job's new suspension point here.
+    ///
+    /// # Safety
+    /// The held context must be live (its stack mapped) and not running.
+    pub unsafe fn enter(&self, data: usize) -> Yield {
+        let Some(target) = self.0.take() else {
+            // An empty side means the job is running already; the caller
+            // checked the job's state, so this is unreachable in practice.
+            return Yield::Finished;
+        };
+        // SAFETY: the caller guarantees the target is a suspended, live context.
+        let transfer = unsafe { target.resume(data) };
+        self.0.set(Some(transfer.context));
+        Yield::decode(transfer.data)
+    }
+
+    /// From inside a job: switches back to the side that entered it, and
+    /// returns when the job is entered again.
+    ///
+    /// # Safety
+    /// Must run on the job's own stack, with this cell holding the context of
+    /// the code that entered the job.
+    pub unsafe fn leave(&self, why: Yield) {
+        let Some(target) = self.0.take() else {
+            return;
+        };
+        // SAFETY: the caller guarantees we are on the job's stack and the
+        // target is the suspended code that entered it.
+        let transfer = unsafe { target.resume(why.encode()) };
+        self.0.set(Some(transfer.context));
+    }
+}

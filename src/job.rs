@@ -1,0 +1,308 @@
+//! A job: a function running on its own stack that can pause and be resumed.
+//!
+//! Control blocks live in an arena (see `arena`), so a handle from C can be
+//! checked before it is trusted. A job belongs to the thread that created
+//! it; its fibre stays alive between uses, so a pooled job starts again with
+//! one switch.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::{c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+
+use context::Transfer;
+
+use crate::arena::Arena;
+use crate::fibre::{Suspended, Yield};
+use crate::log::{self, Level};
+use crate::openssl::{self, LibCtx};
+use crate::pool::ThreadState;
+use crate::stack::{self, Stack};
+use crate::wait_ctx::WaitCtx;
+
+/// The function a job runs: `int (*func)(void *)`.
+pub type JobFn = unsafe extern "C" fn(*mut c_void) -> c_int;
+
+/// Argument blocks up to this size are copied into the control block; larger
+/// ones go to the heap. libssl passes 40 bytes, `openssl speed` 8.
+pub const INLINE_ARGS: usize = 128;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// The slot holds no job (zeroed memory reads as this).
+    Free = 0,
+    /// In its thread's pool, ready to run a function.
+    Idle = 1,
+    Running = 2,
+    Paused = 3,
+}
+
+#[repr(C, align(64))]
+pub struct Job {
+    /// First, so the copied arguments get the alignment `malloc` would give.
+    inline_args: UnsafeCell<[u8; INLINE_ARGS]>,
+    state: Cell<State>,
+    /// Nesting depth of `ASYNC_block_pause` inside this job.
+    blocked: Cell<u32>,
+    /// Paused or running jobs of a pool that was cleaned up or replaced: freed
+    /// when they finish instead of going back to a pool.
+    orphan: Cell<bool>,
+    args_on_heap: Cell<bool>,
+    ret: Cell<c_int>,
+    owner: Cell<*const ThreadState>,
+    /// Index in the owner's list of jobs.
+    owned_at: Cell<usize>,
+    /// The job that was current when this one was entered.
+    parent: Cell<*mut Job>,
+    func: Cell<Option<JobFn>>,
+    args: Cell<*mut c_void>,
+    wait_ctx: Cell<*mut WaitCtx>,
+    /// The default library context the job last ran with.
+    libctx: Cell<LibCtx>,
+    /// Where the job stopped, while it is not running.
+    fibre: Suspended,
+    /// Where to go when the job pauses or finishes, while it is running.
+    resumer: Suspended,
+    stack: UnsafeCell<Option<Stack>>,
+}
+
+pub static JOBS: Arena<Job> = Arena::new();
+
+impl Job {
+    /// A handle from C, if it is the address of one of our control blocks.
+    /// The block may be free; callers check `state`.
+    pub fn from_handle<'a>(handle: *mut Job) -> Option<&'a Job> {
+        // SAFETY: arena slots stay mapped and initialised for the life of the
+        // process, and every field is a Cell, so a shared reference is sound
+        // even to a slot another call is changing on this thread.
+        JOBS.contains(handle).then(|| unsafe { &*handle })
+    }
+
+    pub fn as_handle(&self) -> *mut Job {
+        ptr::from_ref(self).cast_mut()
+    }
+
+    pub fn state(&self) -> State {
+        self.state.get()
+    }
+
+    pub fn owner(&self) -> *const ThreadState {
+        self.owner.get()
+    }
+
+    pub fn wait_ctx(&self) -> *mut WaitCtx {
+        self.wait_ctx.get()
+    }
+
+    pub fn is_orphan(&self) -> bool {
+        self.orphan.get()
+    }
+
+    pub fn set_orphan(&self) {
+        self.orphan.set(true);
+    }
+
+    pub fn owned_at(&self) -> usize {
+        self.owned_at.get()
+    }
+
+    pub fn set_owned_at(&self, index: usize) {
+        self.owned_at.set(index);
+    }
+
+    pub fn blocked_count(&self) -> u32 {
+        self.blocked.get()
+    }
+
+    pub fn block_pause(&self) {
+        self.blocked.set(self.blocked.get().saturating_add(1));
+    }
+
+    pub fn unblock_pause(&self) {
+        self.blocked.set(self.blocked.get().saturating_sub(1));
+    }
+
+    /// Makes a job with its own stack and a fibre ready to run, owned by
+    /// `owner`. `None` when memory for either is exhausted.
+    pub fn create(owner: &ThreadState) -> Option<&'static Job> {
+        let slot = JOBS.allocate()?;
+        let Some(stack) = stack::allocate() else {
+            JOBS.release(slot);
+            return None;
+        };
+        // SAFETY: the stack is ours until `destroy` releases it, after the
+        // fibre on it can no longer run; `job_entry` never returns.
+        let fibre = unsafe { Suspended::on_stack(&stack, job_entry) };
+        let job = Job {
+            inline_args: UnsafeCell::new([0; INLINE_ARGS]),
+            state: Cell::new(State::Idle),
+            blocked: Cell::new(0),
+            orphan: Cell::new(false),
+            args_on_heap: Cell::new(false),
+            ret: Cell::new(0),
+            owner: Cell::new(owner),
+            owned_at: Cell::new(usize::MAX),
+            parent: Cell::new(ptr::null_mut()),
+            func: Cell::new(None),
+            args: Cell::new(ptr::null_mut()),
+            wait_ctx: Cell::new(ptr::null_mut()),
+            libctx: Cell::new(LibCtx::NONE),
+            fibre,
+            resumer: Suspended::default(),
+            stack: UnsafeCell::new(Some(stack)),
+        };
+        // SAFETY: `slot` is an arena slot handed to us alone; writing a whole
+        // Job over it needs no drop of the old contents (Job owns nothing
+        // that a free slot still holds).
+        unsafe { slot.write(job) };
+        // SAFETY: just initialised, and arena slots live forever.
+        Some(unsafe { &*slot })
+    }
+
+    /// Frees the job's stack and slot. The job must not be running; a paused
+    /// job's frames are simply abandoned, as its thread can never resume it.
+    pub fn destroy(&self) {
+        self.free_args();
+        self.state.set(State::Free);
+        self.owner.set(ptr::null());
+        // SAFETY: the job is not running, so nothing executes on the stack and
+        // no other reference to the Option exists during this take.
+        if let Some(stack) = unsafe { (*self.stack.get()).take() } {
+            stack::release(stack);
+        }
+        JOBS.release(self.as_handle());
+    }
+
+    /// Prepares an idle job to run `func` on a copy of `size` bytes at
+    /// `args`. Fails only when a large argument block cannot be allocated.
+    pub fn prepare(&self, func: JobFn, args: *const c_void, size: usize, wait_ctx: *mut WaitCtx) -> bool {
+        // OpenSSL copies only a non-empty block; a pointer with size 0 reaches
+        // the job as NULL.
+        let copy = if args.is_null() || size == 0 {
+            ptr::null_mut()
+        } else if size <= INLINE_ARGS {
+            self.inline_args.get().cast::<c_void>()
+        } else {
+            // SAFETY: malloc has no preconditions.
+            let block = unsafe { libc::malloc(size) };
+            if block.is_null() {
+                return false;
+            }
+            self.args_on_heap.set(true);
+            block
+        };
+        if !copy.is_null() {
+            // SAFETY: `args` points to `size` readable bytes (the caller's
+            // contract) and `copy` to at least `size` writable ones that do
+            // not overlap them.
+            unsafe { ptr::copy_nonoverlapping(args.cast::<u8>(), copy.cast::<u8>(), size) };
+        }
+        self.args.set(copy);
+        self.func.set(Some(func));
+        self.wait_ctx.set(wait_ctx);
+        self.blocked.set(0);
+        self.ret.set(0);
+        true
+    }
+
+    fn free_args(&self) {
+        if self.args_on_heap.replace(false) {
+            // SAFETY: the block came from malloc in `prepare` and the job that
+            // used it has finished.
+            unsafe { libc::free(self.args.get()) };
+        }
+        self.args.set(ptr::null_mut());
+    }
+
+    /// Clears what a finished run left behind and returns its result.
+    pub fn finish(&self) -> c_int {
+        self.free_args();
+        self.wait_ctx.set(ptr::null_mut());
+        self.func.set(None);
+        self.state.set(State::Idle);
+        self.ret.get()
+    }
+
+    /// Runs the job until it pauses or finishes, on behalf of `thread`.
+    /// Swaps OpenSSL's default library context as OpenSSL does: the job runs
+    /// with the context it last had (a new job with its starter's), and the
+    /// starter gets its own back afterwards.
+    pub fn enter(&self, thread: &ThreadState) -> Yield {
+        let is_new = self.state.get() == State::Idle;
+        let starter_ctx = openssl::current_default();
+        if !is_new {
+            openssl::ensure_default(starter_ctx, self.libctx.get());
+        }
+        self.parent.set(thread.current());
+        thread.set_current(self.as_handle());
+        self.state.set(State::Running);
+        if log::enabled(Level::Trace) {
+            let what = if is_new { "start" } else { "resume" };
+            log::emit(Level::Trace, format_args!("{what} job {:p}", self));
+        }
+        // SAFETY: the job is idle or paused (checked by the callers), so its
+        // fibre holds a live suspended context on a mapped stack.
+        let outcome = unsafe { self.fibre.enter(self as *const Job as usize) };
+        thread.set_current(self.parent.replace(ptr::null_mut()));
+        let job_ctx = openssl::current_default();
+        openssl::ensure_default(job_ctx, starter_ctx);
+        self.libctx.set(job_ctx);
+        outcome
+    }
+
+    /// Called on the job's own stack by `ASYNC_pause_job`: hands control back
+    /// to whoever entered the job, and returns once the job is resumed.
+    pub fn pause(&self) {
+        self.state.set(State::Paused);
+        if log::enabled(Level::Trace) {
+            log::emit(Level::Trace, format_args!("pause job {:p}", self));
+        }
+        // SAFETY: this runs on the job's stack while it is running, so the
+        // resumer cell holds the suspended code that entered it.
+        unsafe { self.resumer.leave(Yield::Paused) };
+        let wait_ctx = self.wait_ctx.get();
+        if !wait_ctx.is_null() {
+            // SAFETY: the wait context was given to ASYNC_start_job, and the
+            // caller must keep it alive while the job uses it.
+            unsafe { (*wait_ctx).reset_counts() };
+        }
+    }
+
+    /// One run of the job's function, with any Rust panic stopped here: a
+    /// panic must never unwind off the top of a fibre.
+    fn run(&self) {
+        let result = match self.func.get() {
+            // SAFETY: `func` and its argument block were given to
+            // ASYNC_start_job, whose caller vouches for them.
+            Some(func) => catch_unwind(AssertUnwindSafe(|| unsafe { func(self.args.get()) })),
+            None => Ok(0),
+        };
+        let ret = result.unwrap_or_else(|_| {
+            log::emit(
+                Level::Error,
+                format_args!("job {:p} panicked; it finishes with 0", self),
+            );
+            0
+        });
+        self.ret.set(ret);
+        if log::enabled(Level::Trace) {
+            log::emit(Level::Trace, format_args!("finish job {:p} with {ret}", self));
+        }
+    }
+}
+
+/// The first code a fibre runs. It loops forever: each time the job is taken
+/// from the pool and entered, it runs the job's function once and switches
+/// back. It never returns (the `context` crate would end the process).
+extern "C" fn job_entry(transfer: Transfer) -> ! {
+    // SAFETY: `enter` passes the address of the job whose fibre this is; the
+    // slot lives for the life of the process.
+    let job = unsafe { &*(transfer.data as *const Job) };
+    job.resumer.store(transfer.context);
+    loop {
+        job.run();
+        // SAFETY: running on this job's stack, entered through `enter`.
+        unsafe { job.resumer.leave(Yield::Finished) };
+    }
+}

@@ -1,0 +1,18 @@
+//! rustasync: a drop-in replacement for OpenSSL's asynchronous job layer.
+//!
+//! `ffi` is the C boundary; everything behind it is safe Rust over a few
+//! well-fenced `unsafe` primitives: `fibre` (the context switch), `stack`
+//! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
+//! per-thread pool and thread state), `wait_ctx`, and `openssl` (run-time
+//! interop with libcrypto).
+
+mod arena;
+mod config;
+pub mod ffi;
+mod fibre;
+mod job;
+mod log;
+mod openssl;
+mod pool;
+mod stack;
+mod wait_ctx;

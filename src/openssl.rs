@@ -1,0 +1,151 @@
+//! OpenSSL interop found at run time: the default library context and the
+//! error queue.
+//!
+//! The library never links against libcrypto. When libcrypto 3 is in the
+//! process (linked by the program, preloaded beside us, or opened later) its
+//! symbols are looked up with `dlsym`, so the same binary works in processes
+//! with and without OpenSSL.
+
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// `ERR_LIB_ASYNC` in `<openssl/err.h>`.
+pub const ERR_LIB_ASYNC: c_int = 51;
+const ERR_RFLAG_FATAL: c_int = 1 << 18;
+const ERR_RFLAG_COMMON: c_int = 2 << 18;
+/// Reasons shared by every OpenSSL library.
+pub const ERR_R_MALLOC_FAILURE: c_int = 256 | ERR_RFLAG_FATAL | ERR_RFLAG_COMMON;
+pub const ERR_R_PASSED_NULL_PARAMETER: c_int = 258 | ERR_RFLAG_FATAL | ERR_RFLAG_COMMON;
+pub const ERR_R_INTERNAL_ERROR: c_int = 259 | ERR_RFLAG_FATAL | ERR_RFLAG_COMMON;
+pub const ERR_R_PASSED_INVALID_ARGUMENT: c_int = 262 | ERR_RFLAG_COMMON;
+
+type SetDefaultFn = unsafe extern "C" fn(*mut c_void) -> *mut c_void;
+type ErrNewFn = unsafe extern "C" fn();
+type ErrSetDebugFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char);
+type ErrSetErrorFn = unsafe extern "C" fn(c_int, c_int, *const c_char, ...);
+
+/// The libcrypto 3 entry points this library uses, resolved together.
+struct Crypto {
+    set0_default: SetDefaultFn,
+    err_new: ErrNewFn,
+    err_set_debug: ErrSetDebugFn,
+    err_set_error: ErrSetErrorFn,
+}
+
+/// Null until libcrypto 3 is found; then a leaked, immutable `Crypto`.
+static CRYPTO: AtomicPtr<Crypto> = AtomicPtr::new(ptr::null_mut());
+
+/// Looks for libcrypto 3 if it has not been found yet. Called when a thread
+/// first uses the library and before raising an error, so a libcrypto opened
+/// after start-up is picked up without a lookup on the hot path.
+pub fn discover() {
+    if !CRYPTO.load(Ordering::Acquire).is_null() {
+        return;
+    }
+    let Some(found) = resolve() else {
+        return;
+    };
+    let leaked = Box::into_raw(Box::new(found));
+    if CRYPTO
+        .compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // SAFETY: `leaked` came from Box::into_raw just above and was never shared.
+        drop(unsafe { Box::from_raw(leaked) });
+    }
+}
+
+fn resolve() -> Option<Crypto> {
+    // Programs and LD_PRELOAD put libcrypto in the global scope; a plugin may
+    // have opened it RTLD_LOCAL, where only its own handle reaches it.
+    resolve_in(libc::RTLD_DEFAULT).or_else(|| {
+        let handle = local_libcrypto_handle();
+        if handle.is_null() { None } else { resolve_in(handle) }
+    })
+}
+
+fn resolve_in(handle: *mut c_void) -> Option<Crypto> {
+    let set0_default = symbol(handle, c"OSSL_LIB_CTX_set0_default")?;
+    let err_new = symbol(handle, c"ERR_new")?;
+    let err_set_debug = symbol(handle, c"ERR_set_debug")?;
+    let err_set_error = symbol(handle, c"ERR_set_error")?;
+    // SAFETY: each symbol was found by its exact C name in libcrypto 3 and is
+    // given the prototype `<openssl/crypto.h>` and `<openssl/err.h>` declare.
+    unsafe {
+        Some(Crypto {
+            set0_default: std::mem::transmute::<*mut c_void, SetDefaultFn>(set0_default),
+            err_new: std::mem::transmute::<*mut c_void, ErrNewFn>(err_new),
+            err_set_debug: std::mem::transmute::<*mut c_void, ErrSetDebugFn>(err_set_debug),
+            err_set_error: std::mem::transmute::<*mut c_void, ErrSetErrorFn>(err_set_error),
+        })
+    }
+}
+
+fn local_libcrypto_handle() -> *mut c_void {
+    // SAFETY: RTLD_NOLOAD only returns a handle to an already loaded object
+    // and never runs its constructors.
+    unsafe { libc::dlopen(c"libcrypto.so.3".as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) }
+}
+
+fn symbol(handle: *mut c_void, name: &CStr) -> Option<*mut c_void> {
+    // SAFETY: `handle` is RTLD_DEFAULT or a handle from dlopen; `name` is a C string.
+    let found = unsafe { libc::dlsym(handle, name.as_ptr()) };
+    (!found.is_null()).then_some(found)
+}
+
+#[inline]
+fn crypto() -> Option<&'static Crypto> {
+    // SAFETY: a non-null pointer is a leaked Box that is never freed or changed.
+    unsafe { CRYPTO.load(Ordering::Acquire).as_ref() }
+}
+
+/// A thread's default `OSSL_LIB_CTX`, as an opaque pointer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LibCtx(*mut c_void);
+
+impl LibCtx {
+    pub const NONE: LibCtx = LibCtx(ptr::null_mut());
+}
+
+/// The calling thread's current default library context, or `NONE` when
+/// libcrypto 3 is not in the process.
+#[inline]
+pub fn current_default() -> LibCtx {
+    match crypto() {
+        // SAFETY: set0_default(NULL) only reads the thread's default context.
+        Some(c) => LibCtx(unsafe { (c.set0_default)(ptr::null_mut()) }),
+        None => LibCtx::NONE,
+    }
+}
+
+/// Makes `wanted` the thread's default library context unless it already is.
+/// OpenSSL swaps the default at every job switch; skipping the store when
+/// nothing changed keeps the common case to one call.
+#[inline]
+pub fn ensure_default(current: LibCtx, wanted: LibCtx) {
+    if current == wanted || wanted == LibCtx::NONE {
+        return;
+    }
+    if let Some(c) = crypto() {
+        // SAFETY: `wanted` was returned by set0_default on this thread, so it
+        // is a library context libcrypto knows (or its global default).
+        unsafe { (c.set0_default)(wanted.0) };
+    }
+}
+
+/// Puts `ERR_LIB_ASYNC`/`reason` on OpenSSL's error queue if libcrypto 3 is
+/// in the process, as `ERR_raise` would.
+pub fn raise(function: &CStr, reason: c_int) {
+    discover();
+    let Some(c) = crypto() else {
+        return;
+    };
+    // SAFETY: the three calls are what OpenSSL's ERR_raise macro expands to;
+    // the strings are static C strings and the format argument is NULL.
+    unsafe {
+        (c.err_new)();
+        (c.err_set_debug)(c"rustasync".as_ptr(), 0, function.as_ptr());
+        (c.err_set_error)(ERR_LIB_ASYNC, reason, ptr::null());
+    }
+}

@@ -1,0 +1,369 @@
+//! Per-thread state: the job pool, the job currently running, and every job
+//! the thread owns, so that none is lost when the thread cleans up or exits.
+//!
+//! OpenSSL keeps the same per-thread pool: `ASYNC_init_thread(max, init)`
+//! sets its limit and pre-creates jobs, finished jobs return to it and are
+//! reused last-in-first-out, and `ASYNC_NO_JOBS` means the limit is reached.
+//! Unlike OpenSSL, jobs still paused when their pool is cleaned up, or when
+//! their thread exits, are freed instead of leaked.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::{c_int, c_void};
+use std::ptr;
+use std::sync::OnceLock;
+
+use crate::fibre::Yield;
+use crate::job::{Job, JobFn, State};
+use crate::log::{self, Level};
+use crate::openssl;
+use crate::wait_ctx::WaitCtx;
+
+thread_local! {
+    static THREAD: Cell<*mut ThreadState> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// What `ASYNC_start_job` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Started {
+    Paused(*mut Job),
+    Finished(c_int),
+    NoJobs,
+    Failed(Failure),
+}
+
+/// Why `ASYNC_start_job` refused, each mapped to OpenSSL's failure value.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The handle is not a job paused on this thread.
+    NotResumable,
+    /// A new job was asked for with no function.
+    NoFunction,
+    /// The argument block could not be copied, or the thread state not made.
+    OutOfMemory,
+}
+
+#[derive(Clone, Copy)]
+struct Limits {
+    /// 0 means unlimited.
+    max: usize,
+    /// Jobs created for this pool and not yet freed.
+    size: usize,
+}
+
+pub struct ThreadState {
+    current: Cell<*mut Job>,
+    pool: Cell<Option<Limits>>,
+    /// Idle jobs of the pool, the most recently finished last.
+    idle: UnsafeCell<Vec<*mut Job>>,
+    /// Every job this thread created and has not freed, in any state.
+    owned: UnsafeCell<Vec<*mut Job>>,
+}
+
+impl ThreadState {
+    /// The calling thread's state, if it has used the library.
+    #[inline]
+    pub fn current_thread() -> Option<&'static ThreadState> {
+        // SAFETY: a non-null pointer is this thread's live, leaked Box; it is
+        // freed only by the thread-exit destructor, which clears it first.
+        THREAD.with(|t| unsafe { t.get().as_ref() })
+    }
+
+    /// The calling thread's state, made on first use.
+    #[inline]
+    pub fn get_or_create() -> Option<&'static ThreadState> {
+        Self::current_thread().or_else(Self::create)
+    }
+
+    #[cold]
+    fn create() -> Option<&'static ThreadState> {
+        openssl::discover();
+        let state = Box::into_raw(Box::new(ThreadState {
+            current: Cell::new(ptr::null_mut()),
+            pool: Cell::new(None),
+            idle: UnsafeCell::new(Vec::new()),
+            owned: UnsafeCell::new(Vec::new()),
+        }));
+        // SAFETY: the key is valid (made once, never deleted) and `state` is
+        // the value its destructor expects.
+        if unsafe { libc::pthread_setspecific(*exit_key()?, state.cast()) } != 0 {
+            // SAFETY: never shared; reclaimed at once.
+            drop(unsafe { Box::from_raw(state) });
+            return None;
+        }
+        THREAD.with(|t| t.set(state));
+        // SAFETY: just made, and lives until the thread exits.
+        Some(unsafe { &*state })
+    }
+
+    pub fn current(&self) -> *mut Job {
+        self.current.get()
+    }
+
+    pub fn set_current(&self, job: *mut Job) {
+        self.current.set(job);
+    }
+
+    /// The running job, if any.
+    pub fn running_job(&self) -> Option<&Job> {
+        Job::from_handle(self.current.get())
+    }
+
+    fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
+        // SAFETY: only this thread reaches its state, and no caller of
+        // with_idle runs job code or re-enters while the borrow lives.
+        f(unsafe { &mut *self.idle.get() })
+    }
+
+    fn with_owned<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
+        // SAFETY: as in with_idle.
+        f(unsafe { &mut *self.owned.get() })
+    }
+
+    /// `ASYNC_init_thread`: a new pool with limit `max` (0 = none) and `init`
+    /// jobs made now. A previous pool's idle jobs are freed; its busy ones
+    /// finish normally and are then freed.
+    pub fn init_pool(&self, max: usize, init: usize) -> bool {
+        if init > max {
+            return false;
+        }
+        self.drop_pool();
+        self.pool.set(Some(Limits { max, size: 0 }));
+        for _ in 0..init {
+            // As in OpenSSL, running short of memory here only means fewer
+            // jobs are made ahead of time.
+            let Some(job) = self.create_job() else {
+                break;
+            };
+            self.with_idle(|idle| idle.push(job.as_handle()));
+        }
+        true
+    }
+
+    /// `ASYNC_cleanup_thread`.
+    pub fn drop_pool(&self) {
+        if self.pool.take().is_none() {
+            return;
+        }
+        let idle = self.with_idle(std::mem::take);
+        for handle in idle {
+            if let Some(job) = Job::from_handle(handle) {
+                self.forget(job);
+                job.destroy();
+            }
+        }
+        self.with_owned(|owned| {
+            for &handle in owned.iter() {
+                if let Some(job) = Job::from_handle(handle) {
+                    job.set_orphan();
+                }
+            }
+        });
+    }
+
+    fn create_job(&self) -> Option<&'static Job> {
+        let job = Job::create(self)?;
+        let added = self.with_owned(|owned| {
+            owned.try_reserve(1).ok()?;
+            job.set_owned_at(owned.len());
+            owned.push(job.as_handle());
+            Some(())
+        });
+        if added.is_none() {
+            job.destroy();
+            return None;
+        }
+        if let Some(mut limits) = self.pool.get() {
+            limits.size += 1;
+            self.pool.set(Some(limits));
+        }
+        Some(job)
+    }
+
+    /// Removes a job from the owned list before it is destroyed.
+    fn forget(&self, job: &Job) {
+        let at = job.owned_at();
+        self.with_owned(|owned| {
+            if at < owned.len() && owned[at] == job.as_handle() {
+                owned.swap_remove(at);
+                if let Some(moved) = owned.get(at).and_then(|&h| Job::from_handle(h)) {
+                    moved.set_owned_at(at);
+                }
+            }
+        });
+        if !job.is_orphan()
+            && let Some(mut limits) = self.pool.get()
+        {
+            limits.size = limits.size.saturating_sub(1);
+            self.pool.set(Some(limits));
+        }
+    }
+
+    /// An idle job from the pool, or a new one within its limit.
+    fn take_job(&self) -> Option<&'static Job> {
+        if self.pool.get().is_none() {
+            // First use without ASYNC_init_thread behaves as (0, 0).
+            self.init_pool(0, 0);
+        }
+        if let Some(job) = self.with_idle(|idle| idle.pop()).and_then(Job::from_handle) {
+            return Some(job);
+        }
+        let limits = self.pool.get()?;
+        if limits.max != 0 && limits.size >= limits.max {
+            return None;
+        }
+        self.create_job()
+    }
+
+    fn give_back(&self, job: &'static Job) {
+        let kept =
+            !job.is_orphan() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job.as_handle())).is_ok());
+        if !kept {
+            self.forget(job);
+            job.destroy();
+        }
+    }
+
+    /// Whether `handle` is a job paused on this thread.
+    fn resumable(&self, handle: *mut Job) -> Option<&'static Job> {
+        let job = Job::from_handle(handle)?;
+        (job.state() == State::Paused && ptr::eq(job.owner(), self)).then_some(job)
+    }
+
+    /// `ASYNC_start_job` once its pointers are known to be usable: resumes
+    /// `handle` if it is non-null, else starts `func` on a copy of the
+    /// argument block.
+    pub fn start_job(
+        &self,
+        handle: *mut Job,
+        wait_ctx: *mut WaitCtx,
+        func: Option<JobFn>,
+        args: *const c_void,
+        size: usize,
+    ) -> Started {
+        let job = if handle.is_null() {
+            let Some(func) = func else {
+                return Started::Failed(Failure::NoFunction);
+            };
+            let Some(job) = self.take_job() else {
+                return Started::NoJobs;
+            };
+            if !job.prepare(func, args, size, wait_ctx) {
+                self.give_back(job);
+                return Started::Failed(Failure::OutOfMemory);
+            }
+            job
+        } else {
+            match self.resumable(handle) {
+                Some(job) => job,
+                None => {
+                    self.explain_refusal(handle);
+                    return Started::Failed(Failure::NotResumable);
+                }
+            }
+        };
+        match job.enter(self) {
+            Yield::Paused => Started::Paused(job.as_handle()),
+            Yield::Finished => {
+                let ret = job.finish();
+                self.give_back(job);
+                Started::Finished(ret)
+            }
+        }
+    }
+
+    #[cold]
+    fn explain_refusal(&self, handle: *mut Job) {
+        if !log::enabled(Level::Warn) {
+            return;
+        }
+        let why = match Job::from_handle(handle) {
+            None => "is not a job of this library",
+            Some(job) if job.state() == State::Free => "is a job that no longer exists",
+            Some(job) if !ptr::eq(job.owner(), self) => "belongs to another thread",
+            Some(job) if job.state() == State::Running => "is running, not paused",
+            Some(_) => "is not paused (it finished already)",
+        };
+        log::emit(
+            Level::Warn,
+            format_args!("ASYNC_start_job: job handle {handle:p} {why}; returning ASYNC_ERR"),
+        );
+    }
+
+    /// `ASYNC_pause_job`: returns at once outside a job or while pausing is
+    /// blocked, as OpenSSL does.
+    pub fn pause_current(&self) {
+        if let Some(job) = self.running_job()
+            && job.blocked_count() == 0
+        {
+            job.pause();
+        }
+    }
+
+    /// Frees every job this thread owns except those running right now (the
+    /// thread may be exiting from inside one of them).
+    fn free_all_jobs(&self) {
+        let owned = self.with_owned(std::mem::take);
+        self.with_idle(Vec::clear);
+        let mut kept = Vec::new();
+        for handle in owned {
+            let Some(job) = Job::from_handle(handle) else {
+                continue;
+            };
+            if job.state() == State::Running {
+                kept.push(handle);
+            } else {
+                job.destroy();
+            }
+        }
+        if !kept.is_empty() {
+            log::emit(
+                Level::Warn,
+                format_args!(
+                    "thread exited inside {} running job(s); their stacks are leaked",
+                    kept.len()
+                ),
+            );
+        }
+        self.with_owned(|owned| *owned = kept);
+    }
+}
+
+fn exit_key() -> Option<&'static libc::pthread_key_t> {
+    static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: `key` is a valid out-pointer and the destructor has the
+        // signature pthread expects.
+        (unsafe { libc::pthread_key_create(&mut key, Some(on_thread_exit)) } == 0).then_some(key)
+    })
+    .as_ref()
+}
+
+/// Runs when a thread that used the library exits: its paused jobs can
+/// never be resumed (only their own thread may resume them), so their
+/// memory is reclaimed instead of leaked as OpenSSL does.
+unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
+    let state = state.cast::<ThreadState>();
+    THREAD.with(|t| {
+        if t.get() == state {
+            t.set(ptr::null_mut());
+        }
+    });
+    let reclaim = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the key's value is the Box made by `create`, and nothing
+        // else refers to it once THREAD is cleared.
+        let thread = unsafe { &*state };
+        thread.free_all_jobs();
+        let still_running = thread.with_owned(|owned| !owned.is_empty());
+        if !still_running {
+            // SAFETY: as above; the last user is gone.
+            drop(unsafe { Box::from_raw(state) });
+        }
+    }));
+    if reclaim.is_err() {
+        log::emit(
+            Level::Error,
+            format_args!("panic while reclaiming an exiting thread's jobs"),
+        );
+    }
+}

@@ -1,0 +1,448 @@
+//! Job stacks: where they come from and how they are guarded.
+//!
+//! Stacks are carved from large anonymous regions. Each slot is a guard page
+//! followed by the usable stack, so an overflow faults instead of running into
+//! a neighbour. Guards are made with `MADV_GUARD_INSTALL`, which marks pages
+//! inside a region without splitting it: a hundred thousand guarded stacks
+//! cost a few dozen memory mappings. Kernels without it get `mprotect`
+//! guards, which cost two mappings per stack, only within a budget well under
+//! `vm.max_map_count`; past it stacks go unguarded rather than starve the
+//! host program of mappings.
+//!
+//! Programs may supply their own allocator (`ASYNC_set_mem_functions`); its
+//! stacks are used exactly as given.
+
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::config::{self, GuardMode};
+use crate::log::{self, Level};
+
+/// `ASYNC_stack_alloc_fn`: returns a stack of at least `*num` bytes and
+/// writes back the size it really has.
+pub type AllocFn = unsafe extern "C" fn(num: *mut usize) -> *mut c_void;
+/// `ASYNC_stack_free_fn`.
+pub type FreeFn = unsafe extern "C" fn(addr: *mut c_void);
+
+/// `MADV_GUARD_INSTALL` from Linux 6.13's uapi headers.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+/// Regions grow geometrically from this many slots...
+const FIRST_REGION_SLOTS: usize = 16;
+/// ...up to this many, so a large population costs few mappings.
+const MAX_REGION_SLOTS: usize = 4096;
+/// Free slots kept resident for reuse; beyond this their pages go back to
+/// the kernel when released.
+const RESIDENT_FREE_SLOTS: usize = 256;
+/// The most regions this library ever maps; the table is fixed so that a
+/// signal handler can read it without locks.
+const MAX_REGIONS: usize = 4096;
+
+/// A job's stack: `size` usable bytes starting at `bottom`.
+#[derive(Debug)]
+pub struct Stack {
+    bottom: *mut u8,
+    size: usize,
+    origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    Region,
+    Custom(FreeFn),
+}
+
+impl Stack {
+    pub fn bottom(&self) -> *mut u8 {
+        self.bottom
+    }
+
+    pub fn top(&self) -> *mut u8 {
+        self.bottom.wrapping_add(self.size)
+    }
+}
+
+/// Makes a stack for a new job: from the program's allocator if it set one,
+/// else from the guarded regions. `None` when memory is exhausted.
+pub fn allocate() -> Option<Stack> {
+    let custom = {
+        let mut mem = memory_functions();
+        mem.stack_made = true;
+        mem.custom
+    };
+    match custom {
+        Some((alloc, free)) => {
+            let mut size = config::get().stack_size;
+            // SAFETY: the program registered `alloc` as an ASYNC_stack_alloc_fn.
+            let bottom = unsafe { alloc(&mut size) }.cast::<u8>();
+            if bottom.is_null() || size < config::MIN_STACK_SIZE / 4 {
+                if !bottom.is_null() {
+                    // SAFETY: returning the block to the allocator it came from.
+                    unsafe { free(bottom.cast()) };
+                }
+                log::emit(
+                    Level::Warn,
+                    format_args!("the stack allocator set by ASYNC_set_mem_functions returned no usable stack"),
+                );
+                return None;
+            }
+            Some(Stack {
+                bottom,
+                size,
+                origin: Origin::Custom(free),
+            })
+        }
+        None => regions().take_slot().map(|bottom| Stack {
+            bottom,
+            size: slot_stack_size(),
+            origin: Origin::Region,
+        }),
+    }
+}
+
+/// Gives a stack back to where it came from.
+pub fn release(stack: Stack) {
+    match stack.origin {
+        // SAFETY: the block came from this allocator and no job runs on it.
+        Origin::Custom(free) => unsafe { free(stack.bottom.cast()) },
+        Origin::Region => regions().return_slot(stack.bottom),
+    }
+}
+
+struct MemoryFunctions {
+    custom: Option<(AllocFn, FreeFn)>,
+    stack_made: bool,
+}
+
+static MEMORY_FUNCTIONS: Mutex<MemoryFunctions> = Mutex::new(MemoryFunctions {
+    custom: None,
+    stack_made: false,
+});
+
+fn memory_functions() -> MutexGuard<'static, MemoryFunctions> {
+    MEMORY_FUNCTIONS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `ASYNC_set_mem_functions`: refused once any stack exists, because stacks
+/// already made would be freed by the wrong function. A null argument keeps
+/// the current function.
+pub fn set_memory_functions(alloc: Option<AllocFn>, free: Option<FreeFn>) -> bool {
+    let mut mem = memory_functions();
+    if mem.stack_made {
+        return false;
+    }
+    let (current_alloc, current_free) = mem.custom.unwrap_or((default_alloc, default_free));
+    let chosen = (alloc.unwrap_or(current_alloc), free.unwrap_or(current_free));
+    let is_default =
+        ptr::fn_addr_eq(chosen.0, default_alloc as AllocFn) && ptr::fn_addr_eq(chosen.1, default_free as FreeFn);
+    mem.custom = if is_default { None } else { Some(chosen) };
+    true
+}
+
+/// `ASYNC_get_mem_functions`: the functions in force, ours when none was set.
+pub fn memory_functions_in_force() -> (AllocFn, FreeFn) {
+    memory_functions().custom.unwrap_or((default_alloc, default_free))
+}
+
+/// The allocator `ASYNC_get_mem_functions` reports when the program set none:
+/// a guarded slot. Requests larger than the configured stack size fail,
+/// since every slot has that size.
+unsafe extern "C" fn default_alloc(num: *mut usize) -> *mut c_void {
+    let size = slot_stack_size();
+    // SAFETY: OpenSSL's contract makes `num` point to the requested size.
+    if num.is_null() || unsafe { *num } > size {
+        return ptr::null_mut();
+    }
+    match regions().take_slot() {
+        Some(bottom) => {
+            // SAFETY: checked non-null above.
+            unsafe { *num = size };
+            bottom.cast()
+        }
+        None => ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn default_free(addr: *mut c_void) {
+    if !addr.is_null() {
+        regions().return_slot(addr.cast());
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 { size as usize } else { 4096 }
+}
+
+fn slot_stack_size() -> usize {
+    let page = page_size();
+    config::get().stack_size.div_ceil(page) * page
+}
+
+/// Lock-free table of the regions, for `is_guard_page` in signal handlers.
+static REGION_STARTS: [AtomicUsize; MAX_REGIONS] = [const { AtomicUsize::new(0) }; MAX_REGIONS];
+static REGION_ENDS: [AtomicUsize; MAX_REGIONS] = [const { AtomicUsize::new(0) }; MAX_REGIONS];
+static REGION_COUNT: AtomicUsize = AtomicUsize::new(0);
+static SLOT_SIZE: AtomicUsize = AtomicUsize::new(0);
+static GUARD_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether `addr` lies in the guard page of one of our stacks: how a fault
+/// handler tells a job's stack overflow from any other crash. Async-signal-safe.
+#[allow(dead_code)] // TODO(issue 5): the stack-overflow handler calls it
+pub fn is_guard_page(addr: usize) -> bool {
+    let slot = SLOT_SIZE.load(Ordering::Acquire);
+    let guard = GUARD_SIZE.load(Ordering::Acquire);
+    if slot == 0 || guard == 0 {
+        return false;
+    }
+    let count = REGION_COUNT.load(Ordering::Acquire).min(MAX_REGIONS);
+    (0..count).any(|i| {
+        let start = REGION_STARTS[i].load(Ordering::Acquire);
+        let end = REGION_ENDS[i].load(Ordering::Acquire);
+        (start..end).contains(&addr) && (addr - start) % slot < guard
+    })
+}
+
+enum Guards {
+    /// `MADV_GUARD_INSTALL` works here.
+    Madvise,
+    /// `mprotect` guards while `spent` mappings stay under `budget`.
+    Mprotect {
+        spent: usize,
+        budget: usize,
+    },
+    Off,
+}
+
+struct Regions {
+    page: usize,
+    stack_size: usize,
+    guards: Guards,
+    /// The unused tail of the newest region.
+    next: usize,
+    end: usize,
+    next_region_slots: usize,
+    /// Released slots, most recent last, reused first.
+    free: Vec<*mut u8>,
+    warned_unguarded: bool,
+}
+
+// SAFETY: the raw pointers are addresses of memory this module owns; the
+// struct is only reached through the mutex below.
+unsafe impl Send for Regions {}
+
+static REGIONS: Mutex<Option<Regions>> = Mutex::new(None);
+
+struct RegionsGuard(MutexGuard<'static, Option<Regions>>);
+
+fn regions() -> RegionsGuard {
+    let mut guard = REGIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    if guard.is_none() {
+        *guard = Some(Regions::new());
+    }
+    RegionsGuard(guard)
+}
+
+impl RegionsGuard {
+    fn get(&mut self) -> &mut Regions {
+        self.0.as_mut().expect("initialised by regions()")
+    }
+
+    fn take_slot(mut self) -> Option<*mut u8> {
+        self.get().take_slot()
+    }
+
+    fn return_slot(mut self, bottom: *mut u8) {
+        self.get().return_slot(bottom)
+    }
+}
+
+impl Regions {
+    fn new() -> Regions {
+        let page = page_size();
+        let stack_size = slot_stack_size();
+        let guards = match config::get().guard {
+            GuardMode::Auto => Guards::Madvise,
+            GuardMode::Mprotect => Guards::Mprotect {
+                spent: 0,
+                budget: mapping_budget(),
+            },
+            GuardMode::Off => Guards::Off,
+        };
+        let guard_size = if matches!(guards, Guards::Off) { 0 } else { page };
+        SLOT_SIZE.store(page + stack_size, Ordering::Release);
+        GUARD_SIZE.store(guard_size, Ordering::Release);
+        Regions {
+            page,
+            stack_size,
+            guards,
+            next: 0,
+            end: 0,
+            next_region_slots: FIRST_REGION_SLOTS,
+            free: Vec::new(),
+            warned_unguarded: false,
+        }
+    }
+
+    fn slot_size(&self) -> usize {
+        self.page + self.stack_size
+    }
+
+    fn take_slot(&mut self) -> Option<*mut u8> {
+        if let Some(bottom) = self.free.pop() {
+            return Some(bottom);
+        }
+        if self.next == self.end && !self.map_region() {
+            return None;
+        }
+        let slot = self.next;
+        self.next += self.slot_size();
+        self.install_guard(slot as *mut u8);
+        Some((slot + self.page) as *mut u8)
+    }
+
+    fn return_slot(&mut self, bottom: *mut u8) {
+        if self.free.len() >= RESIDENT_FREE_SLOTS {
+            // SAFETY: the range is the usable part of a slot we mapped and no
+            // job runs on it any more; dropping its pages only zeroes it.
+            unsafe { libc::madvise(bottom.cast(), self.stack_size, libc::MADV_DONTNEED) };
+        }
+        if self.free.try_reserve(1).is_ok() {
+            self.free.push(bottom);
+        }
+    }
+
+    /// Maps the next region, shrinking the request when address space is
+    /// tight (e.g. under `RLIMIT_AS`).
+    fn map_region(&mut self) -> bool {
+        if REGION_COUNT.load(Ordering::Relaxed) >= MAX_REGIONS {
+            return false;
+        }
+        let mut slots = self.next_region_slots;
+        while slots > 0 {
+            let Some(length) = slots.checked_mul(self.slot_size()) else {
+                slots /= 2;
+                continue;
+            };
+            // SAFETY: a fresh private anonymous mapping at an address of the
+            // kernel's choosing; it aliases nothing.
+            let base = unsafe {
+                libc::mmap(
+                    ptr::null_mut(),
+                    length,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                    -1,
+                    0,
+                )
+            };
+            if base != libc::MAP_FAILED {
+                let index = REGION_COUNT.load(Ordering::Relaxed);
+                REGION_STARTS[index].store(base as usize, Ordering::Release);
+                REGION_ENDS[index].store(base as usize + length, Ordering::Release);
+                REGION_COUNT.store(index + 1, Ordering::Release);
+                self.next = base as usize;
+                self.end = base as usize + length;
+                self.next_region_slots = (slots * 2).min(MAX_REGION_SLOTS);
+                if let Guards::Mprotect { spent, .. } = &mut self.guards {
+                    *spent += 1;
+                }
+                return true;
+            }
+            slots /= 2;
+        }
+        log::emit(
+            Level::Warn,
+            format_args!("cannot map memory for job stacks: {}", std::io::Error::last_os_error()),
+        );
+        false
+    }
+
+    fn install_guard(&mut self, slot: *mut u8) {
+        if let Guards::Madvise = self.guards {
+            // SAFETY: `slot` is the first page of a slot inside a region we mapped.
+            if unsafe { libc::madvise(slot.cast(), self.page, MADV_GUARD_INSTALL) } == 0 {
+                return;
+            }
+            log::emit(
+                Level::Info,
+                format_args!(
+                    "MADV_GUARD_INSTALL unavailable ({}); using mprotect guard pages",
+                    std::io::Error::last_os_error()
+                ),
+            );
+            self.guards = Guards::Mprotect {
+                spent: REGION_COUNT.load(Ordering::Relaxed),
+                budget: mapping_budget(),
+            };
+        }
+        if let Guards::Mprotect { spent, budget } = &mut self.guards {
+            // A guard in the middle of a mapping splits it in two more pieces.
+            if *spent + 2 <= *budget {
+                // SAFETY: as above; only the guard page changes protection.
+                if unsafe { libc::mprotect(slot.cast(), self.page, libc::PROT_NONE) } == 0 {
+                    *spent += 2;
+                    return;
+                }
+            }
+        }
+        if !matches!(self.guards, Guards::Off) && !self.warned_unguarded {
+            self.warned_unguarded = true;
+            log::emit(
+                Level::Warn,
+                format_args!(
+                    "guard-page budget spent (kernel lacks MADV_GUARD_INSTALL); further job stacks are unguarded"
+                ),
+            );
+        }
+    }
+}
+
+/// How many memory mappings `mprotect` guards may use: a quarter of the
+/// kernel's per-process limit, leaving the rest to the host program.
+fn mapping_budget() -> usize {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|text| text.trim().parse::<usize>().ok())
+        .unwrap_or(65530)
+        / 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_distinct_writable_and_reused() {
+        let a = allocate().expect("stack");
+        let b = allocate().expect("stack");
+        assert_ne!(a.bottom(), b.bottom());
+        assert!(a.top() as usize - a.bottom() as usize >= config::MIN_STACK_SIZE);
+        // SAFETY: both ranges are usable stack memory we own.
+        unsafe {
+            a.bottom().write_bytes(0xAA, a.top() as usize - a.bottom() as usize);
+            b.bottom().write_bytes(0x55, b.top() as usize - b.bottom() as usize);
+            assert_eq!(*a.top().sub(1), 0xAA);
+        }
+        let reused = a.bottom();
+        release(a);
+        let c = allocate().expect("stack");
+        assert_eq!(c.bottom(), reused, "the last released slot is reused first");
+        release(b);
+        release(c);
+    }
+
+    #[test]
+    fn the_page_below_a_stack_is_its_guard() {
+        let s = allocate().expect("stack");
+        let below = s.bottom() as usize - 1;
+        if config::get().guard != GuardMode::Off {
+            assert!(is_guard_page(below));
+        }
+        assert!(!is_guard_page(s.bottom() as usize));
+        assert!(!is_guard_page(s.top() as usize - 1));
+        release(s);
+    }
+}
