@@ -25,7 +25,7 @@ pub type JobFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 
 /// Argument blocks up to this size are copied into the control block; larger
 /// ones go to the heap. libssl passes 40 bytes, `openssl speed` 8.
-pub const INLINE_ARGS: usize = 128;
+pub const INLINE_ARGS: usize = 96;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -68,6 +68,9 @@ pub struct Job {
 }
 
 pub static JOBS: Arena<Job> = Arena::new();
+
+// Four control blocks per page: keep the block within 256 bytes.
+const _: () = assert!(size_of::<Job>() <= 256);
 
 impl Job {
     /// A handle from C, if it is the address of one of our control blocks.
@@ -147,7 +150,7 @@ impl Job {
             func: Cell::new(None),
             args: Cell::new(ptr::null_mut()),
             wait_ctx: Cell::new(ptr::null_mut()),
-            libctx: Cell::new(LibCtx::NONE),
+            libctx: Cell::new(LibCtx::GLOBAL),
             fibre,
             resumer: Suspended::default(),
             stack: UnsafeCell::new(Some(stack)),

@@ -105,7 +105,9 @@ impl ThreadState {
 
     /// The running job, if any.
     pub fn running_job(&self) -> Option<&Job> {
-        Job::from_handle(self.current.get())
+        // SAFETY: `current` is only ever set by `Job::enter` to a live job of
+        // the arena, or to null.
+        unsafe { self.current.get().as_ref() }
     }
 
     fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
