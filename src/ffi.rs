@@ -241,12 +241,13 @@ pub unsafe extern "C" fn ASYNC_get_wait_ctx(job: *mut ASYNC_JOB) -> *mut ASYNC_W
 }
 
 /// Inside a job, stops `ASYNC_pause_job` from pausing until the matching
-/// `ASYNC_unblock_pause`; calls nest. Ignored outside a job.
+/// `ASYNC_unblock_pause`; calls nest. The count belongs to the thread, as in
+/// OpenSSL. Ignored outside a job.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_block_pause() {
     boundary(c"ASYNC_block_pause", (), || {
-        if let Some(job) = ThreadState::current_thread().and_then(ThreadState::running_job) {
-            job.block_pause();
+        if let Some(thread) = ThreadState::current_thread() {
+            thread.block_pause();
         }
     })
 }
@@ -255,8 +256,8 @@ pub extern "C" fn ASYNC_block_pause() {
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_unblock_pause() {
     boundary(c"ASYNC_unblock_pause", (), || {
-        if let Some(job) = ThreadState::current_thread().and_then(ThreadState::running_job) {
-            job.unblock_pause();
+        if let Some(thread) = ThreadState::current_thread() {
+            thread.unblock_pause();
         }
     })
 }

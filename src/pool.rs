@@ -52,9 +52,12 @@ struct Limits {
 
 pub struct ThreadState {
     current: Cell<*mut Job>,
+    /// Nesting depth of `ASYNC_block_pause`. Per thread, as in OpenSSL: a job
+    /// that finishes with pausing blocked leaves it blocked for the next.
+    blocked: Cell<u32>,
     pool: Cell<Option<Limits>>,
     /// Idle jobs of the pool, the most recently finished last.
-    idle: UnsafeCell<Vec<*mut Job>>,
+    idle: UnsafeCell<Vec<&'static Job>>,
     /// Every job this thread created and has not freed, in any state.
     owned: UnsafeCell<Vec<*mut Job>>,
 }
@@ -79,6 +82,7 @@ impl ThreadState {
         openssl::discover();
         let state = Box::into_raw(Box::new(ThreadState {
             current: Cell::new(ptr::null_mut()),
+            blocked: Cell::new(0),
             pool: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(Vec::new()),
@@ -110,7 +114,7 @@ impl ThreadState {
         unsafe { self.current.get().as_ref() }
     }
 
-    fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
+    fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<&'static Job>) -> R) -> R {
         // SAFETY: only this thread reaches its state, and no caller of
         // with_idle runs job code or re-enters while the borrow lives.
         f(unsafe { &mut *self.idle.get() })
@@ -136,7 +140,7 @@ impl ThreadState {
             let Some(job) = self.create_job() else {
                 break;
             };
-            self.with_idle(|idle| idle.push(job.as_handle()));
+            self.with_idle(|idle| idle.push(job));
         }
         true
     }
@@ -147,11 +151,9 @@ impl ThreadState {
             return;
         }
         let idle = self.with_idle(std::mem::take);
-        for handle in idle {
-            if let Some(job) = Job::from_handle(handle) {
-                self.forget(job);
-                job.destroy();
-            }
+        for job in idle {
+            self.forget(job);
+            job.destroy();
         }
         self.with_owned(|owned| {
             for &handle in owned.iter() {
@@ -206,7 +208,7 @@ impl ThreadState {
             // First use without ASYNC_init_thread behaves as (0, 0).
             self.init_pool(0, 0);
         }
-        if let Some(job) = self.with_idle(|idle| idle.pop()).and_then(Job::from_handle) {
+        if let Some(job) = self.with_idle(Vec::pop) {
             return Some(job);
         }
         let limits = self.pool.get()?;
@@ -217,8 +219,7 @@ impl ThreadState {
     }
 
     fn give_back(&self, job: &'static Job) {
-        let kept =
-            !job.is_orphan() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job.as_handle())).is_ok());
+        let kept = !job.is_orphan() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
         if !kept {
             self.forget(job);
             job.destroy();
@@ -295,9 +296,23 @@ impl ThreadState {
     /// blocked, as OpenSSL does.
     pub fn pause_current(&self) {
         if let Some(job) = self.running_job()
-            && job.blocked_count() == 0
+            && self.blocked.get() == 0
         {
             job.pause();
+        }
+    }
+
+    /// `ASYNC_block_pause`: counts only inside a job.
+    pub fn block_pause(&self) {
+        if !self.current.get().is_null() {
+            self.blocked.set(self.blocked.get().saturating_add(1));
+        }
+    }
+
+    /// `ASYNC_unblock_pause`: counts only inside a job.
+    pub fn unblock_pause(&self) {
+        if !self.current.get().is_null() {
+            self.blocked.set(self.blocked.get().saturating_sub(1));
         }
     }
 
