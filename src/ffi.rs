@@ -130,7 +130,7 @@ pub extern "C" fn ASYNC_init_thread(max_size: usize, init_size: usize) -> c_int 
 pub extern "C" fn ASYNC_cleanup_thread() {
     boundary(c"ASYNC_cleanup_thread", (), || {
         if let Some(thread) = ThreadState::current_thread() {
-            thread.drop_pool();
+            thread.cleanup();
         }
     })
 }

@@ -145,8 +145,16 @@ impl ThreadState {
         true
     }
 
-    /// `ASYNC_cleanup_thread`.
-    pub fn drop_pool(&self) {
+    /// `ASYNC_cleanup_thread`: frees the pool and, as OpenSSL does by freeing
+    /// its per-thread context, forgets any pause block left behind.
+    pub fn cleanup(&self) {
+        self.drop_pool();
+        if self.current.get().is_null() {
+            self.blocked.set(0);
+        }
+    }
+
+    fn drop_pool(&self) {
         if self.pool.take().is_none() {
             return;
         }
