@@ -62,9 +62,9 @@ pub struct Job {
     func: Cell<Option<JobFn>>,
     args: Cell<*mut c_void>,
     ret: Cell<c_int>,
-    /// Paused or running jobs of a pool that was cleaned up or replaced: freed
-    /// when they finish instead of going back to a pool.
-    orphan: Cell<bool>,
+    /// Set on the busy jobs of a pool that was cleaned up or replaced: they
+    /// no longer count against any pool's limit.
+    uncounted: Cell<bool>,
     args_on_heap: Cell<bool>,
     /// Index in the owner's list of jobs.
     owned_at: Cell<usize>,
@@ -104,12 +104,12 @@ impl Job {
         self.wait_ctx.get()
     }
 
-    pub fn is_orphan(&self) -> bool {
-        self.orphan.get()
+    pub fn is_uncounted(&self) -> bool {
+        self.uncounted.get()
     }
 
-    pub fn set_orphan(&self) {
-        self.orphan.set(true);
+    pub fn set_uncounted(&self) {
+        self.uncounted.set(true);
     }
 
     pub fn owned_at(&self) -> usize {
@@ -134,7 +134,7 @@ impl Job {
         let job = Job {
             inline_args: UnsafeCell::new(InlineArgs([0; INLINE_ARGS])),
             state: Cell::new(State::Idle),
-            orphan: Cell::new(false),
+            uncounted: Cell::new(false),
             args_on_heap: Cell::new(false),
             ret: Cell::new(0),
             owner: Cell::new(owner),

@@ -127,7 +127,7 @@ impl ThreadState {
 
     /// `ASYNC_init_thread`: a new pool with limit `max` (0 = none) and `init`
     /// jobs made now. A previous pool's idle jobs are freed; its busy ones
-    /// finish normally and are then freed.
+    /// finish normally and then join the new pool, outside its count.
     pub fn init_pool(&self, max: usize, init: usize) -> bool {
         if init > max {
             return false;
@@ -166,7 +166,7 @@ impl ThreadState {
         self.with_owned(|owned| {
             for &handle in owned.iter() {
                 if let Some(job) = Job::from_handle(handle) {
-                    job.set_orphan();
+                    job.set_uncounted();
                 }
             }
         });
@@ -202,7 +202,7 @@ impl ThreadState {
                 }
             }
         });
-        if !job.is_orphan()
+        if !job.is_uncounted()
             && let Some(mut limits) = self.pool.get()
         {
             limits.size = limits.size.saturating_sub(1);
@@ -226,8 +226,12 @@ impl ThreadState {
         self.create_job()
     }
 
+    /// Returns a finished job to the pool. As in OpenSSL this is whatever
+    /// pool the thread has now, even for a job of an earlier pool (which the
+    /// new pool then reuses without counting it); with no pool it is freed.
     fn give_back(&self, job: &'static Job) {
-        let kept = !job.is_orphan() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
+        let kept =
+            self.pool.get().is_some() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
         if !kept {
             self.forget(job);
             job.destroy();
