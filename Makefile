@@ -3,6 +3,7 @@
 #   make demo    build the library and run OpenSSL's manual-page example on it
 #   make test    everything CI checks
 #   make bench   rustasync side by side with OpenSSL's own async layer
+#                (make bench-quick: the same, tiny, only checks it all runs)
 #
 # Targets that need Debian packages install them (as root) or name them.
 
@@ -37,10 +38,13 @@ deps-interop:
 lib:
 	$(CARGO) build --release
 	@mkdir -p $(LIBDIR)
-	@cp target/release/librustasync.so $(LIBDIR)/librustasync.so.$(VERSION)
+	@# Copy then rename, so programs running on the old file keep their mapping.
+	@cp target/release/librustasync.so $(LIBDIR)/.librustasync.so.tmp
+	@mv -f $(LIBDIR)/.librustasync.so.tmp $(LIBDIR)/librustasync.so.$(VERSION)
 	@ln -sf librustasync.so.$(VERSION) $(LIBDIR)/$(SONAME)
 	@ln -sf $(SONAME) $(LIBDIR)/librustasync.so
-	@cp target/release/librustasync.a $(LIBDIR)/librustasync.a
+	@cp target/release/librustasync.a $(LIBDIR)/.librustasync.a.tmp
+	@mv -f $(LIBDIR)/.librustasync.a.tmp $(LIBDIR)/librustasync.a
 
 # Refreshes the committed header from what cbindgen generated.
 header: lib
@@ -73,6 +77,8 @@ manpage-test: deps lib
 
 header-test: lib
 	c-tests/header-test.sh $(BUILD)/header $(GENERATED_HEADER)
+
+include bench/bench.mk
 
 clean:
 	$(CARGO) clean
