@@ -13,8 +13,11 @@ use crate::log::{self, Level};
 /// Address space asked for first; halved on refusal (e.g. under `RLIMIT_AS`).
 const RESERVE_BYTES: usize = 1 << 30;
 const MIN_RESERVE_BYTES: usize = 1 << 22;
-/// Committed in steps of this many bytes.
-const COMMIT_STEP: usize = 1 << 18;
+/// Committed in steps of one transparent huge page, so that (where the
+/// kernel allows THP on request) 8,192 control blocks share one TLB entry:
+/// resuming thousands of jobs in random order then misses the TLB on their
+/// stacks only. The first step costs 2 MiB of resident memory.
+const COMMIT_STEP: usize = 1 << 21;
 
 /// A fixed-size-slot arena of `T`, reserved once, never unmapped. Freed slots
 /// stay readable (zeroed state means free), so stale handles can be checked.
@@ -128,6 +131,9 @@ impl<T> Arena<T> {
                 )
             };
             if base != libc::MAP_FAILED {
+                // SAFETY: advice on our own fresh mapping; failure (no THP)
+                // only means ordinary pages.
+                unsafe { libc::madvise(base, length, libc::MADV_HUGEPAGE) };
                 state.reserved = length;
                 self.base.store(base as usize, Ordering::Release);
                 return Some(());
