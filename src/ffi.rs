@@ -73,7 +73,7 @@ pub const ASYNC_R_INVALID_POOL_SIZE: c_int = 103;
 pub const ASYNC_R_INIT_FAILED: c_int = 105;
 
 /// Runs an export's body with panics stopped at the boundary.
-fn boundary<R>(function: &CStr, failure: R, body: impl FnOnce() -> R) -> R {
+pub(crate) fn boundary<R>(function: &CStr, failure: R, body: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
         report(
             function,

@@ -16,6 +16,7 @@ use crate::fibre::Yield;
 use crate::job::{Job, JobFn, State};
 use crate::log::{self, Level};
 use crate::openssl;
+use crate::stats::{self, ThreadCounters};
 use crate::wait_ctx::WaitCtx;
 
 thread_local! {
@@ -57,6 +58,8 @@ pub struct ThreadState {
     idle: UnsafeCell<Vec<*mut Job>>,
     /// Every job this thread created and has not freed, in any state.
     owned: UnsafeCell<Vec<*mut Job>>,
+    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
+    counters: ThreadCounters,
 }
 
 impl ThreadState {
@@ -82,6 +85,7 @@ impl ThreadState {
             pool: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(Vec::new()),
+            counters: ThreadCounters::default(),
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
         // the value its destructor expects.
@@ -92,7 +96,10 @@ impl ThreadState {
         }
         THREAD.with(|t| t.set(state));
         // SAFETY: just made, and lives until the thread exits.
-        Some(unsafe { &*state })
+        let state = unsafe { &*state };
+        // Unregistered by the thread-exit destructor before the state is freed.
+        stats::register(&state.counters);
+        Some(state)
     }
 
     pub fn current(&self) -> *mut Job {
@@ -108,10 +115,17 @@ impl ThreadState {
         Job::from_handle(self.current.get())
     }
 
+    pub fn counters(&self) -> &ThreadCounters {
+        &self.counters
+    }
+
     fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
         // SAFETY: only this thread reaches its state, and no caller of
         // with_idle runs job code or re-enters while the borrow lives.
-        f(unsafe { &mut *self.idle.get() })
+        let idle = unsafe { &mut *self.idle.get() };
+        let result = f(idle);
+        stats::set(&self.counters.idle, idle.len() as u64);
+        result
     }
 
     fn with_owned<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
@@ -148,7 +162,7 @@ impl ThreadState {
         for handle in idle {
             if let Some(job) = Job::from_handle(handle) {
                 self.forget(job);
-                job.destroy();
+                self.destroy(job);
             }
         }
         self.with_owned(|owned| {
@@ -172,11 +186,21 @@ impl ThreadState {
             job.destroy();
             return None;
         }
+        stats::bump(&self.counters.created);
         if let Some(mut limits) = self.pool.get() {
             limits.size += 1;
             self.pool.set(Some(limits));
         }
         Some(job)
+    }
+
+    /// Frees a job this thread created, keeping the counts right.
+    fn destroy(&self, job: &Job) {
+        if job.state() == State::Paused {
+            stats::drop_one(&self.counters.paused_now);
+        }
+        stats::bump(&self.counters.destroyed);
+        job.destroy();
     }
 
     /// Removes a job from the owned list before it is destroyed.
@@ -219,7 +243,7 @@ impl ThreadState {
             !job.is_orphan() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job.as_handle())).is_ok());
         if !kept {
             self.forget(job);
-            job.destroy();
+            self.destroy(job);
         }
     }
 
@@ -251,10 +275,14 @@ impl ThreadState {
                 self.give_back(job);
                 return Started::Failed(Failure::OutOfMemory);
             }
+            stats::bump(&self.counters.started);
             job
         } else {
             match self.resumable(handle) {
-                Some(job) => job,
+                Some(job) => {
+                    self.counters.on_resume();
+                    job
+                }
                 None => {
                     self.explain_refusal(handle);
                     return Started::Failed(Failure::NotResumable);
@@ -262,8 +290,12 @@ impl ThreadState {
             }
         };
         match job.enter(self) {
-            Yield::Paused => Started::Paused(job.as_handle()),
+            Yield::Paused => {
+                self.counters.on_pause();
+                Started::Paused(job.as_handle())
+            }
             Yield::Finished => {
+                stats::bump(&self.counters.finished);
                 let ret = job.finish();
                 self.give_back(job);
                 Started::Finished(ret)
@@ -312,7 +344,7 @@ impl ThreadState {
             if job.state() == State::Running {
                 kept.push(handle);
             } else {
-                job.destroy();
+                self.destroy(job);
             }
         }
         if !kept.is_empty() {
@@ -354,6 +386,7 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         // else refers to it once THREAD is cleared.
         let thread = unsafe { &*state };
         thread.free_all_jobs();
+        stats::unregister(&thread.counters);
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
             // SAFETY: as above; the last user is gone.
@@ -366,4 +399,21 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
             format_args!("panic while reclaiming an exiting thread's jobs"),
         );
     }
+}
+
+/// Measures the stacks of the calling thread's jobs that are not running
+/// (idle in the pool or paused), for a stats report.
+pub fn scan_own_stacks() {
+    let Some(thread) = ThreadState::current_thread() else {
+        return;
+    };
+    thread.with_owned(|owned| {
+        for &handle in owned.iter() {
+            if let Some(job) = Job::from_handle(handle)
+                && job.state() != State::Running
+            {
+                job.scan_stack();
+            }
+        }
+    });
 }
