@@ -57,7 +57,7 @@ deps-interop:
 lib:
 	@mkdir -p $(LIBDIR)
 	@$(CARGO) rustc --release --lib -- --print native-static-libs 2> $(BUILD)/cargo-lib.log; \
-	    status=$$?; grep -v -e '^note: ' -e '^$$$$' $(BUILD)/cargo-lib.log >&2; [ $$status -eq 0 ]
+	    status=$$?; grep -v -e '^note: ' -e '^$$' $(BUILD)/cargo-lib.log >&2; [ $$status -eq 0 ]
 	@sed -n 's/^note: native-static-libs: //p' $(BUILD)/cargo-lib.log | tail -n1 > $(NATIVE_STATIC_LIBS).new
 	@if [ -s $(NATIVE_STATIC_LIBS).new ]; then mv $(NATIVE_STATIC_LIBS).new $(NATIVE_STATIC_LIBS); \
 	    else rm -f $(NATIVE_STATIC_LIBS).new; fi
