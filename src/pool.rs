@@ -141,6 +141,10 @@ impl ThreadState {
             return false;
         }
         self.drop_pool();
+        log::emit(
+            Level::Debug,
+            format_args!("ASYNC_init_thread: pool of at most {max} jobs (0: no limit), {init} made now"),
+        );
         self.pool.set(Some(Limits { max, size: 0 }));
         for _ in 0..init {
             // As in OpenSSL, running short of memory here only means fewer
@@ -233,6 +237,10 @@ impl ThreadState {
         }
         let limits = self.pool.get()?;
         if limits.max != 0 && limits.size >= limits.max {
+            log::emit(
+                Level::Debug,
+                format_args!("ASYNC_start_job: pool of {} jobs exhausted; ASYNC_NO_JOBS", limits.max),
+            );
             return None;
         }
         self.create_job()
@@ -337,15 +345,24 @@ impl ThreadState {
         let owned = self.with_owned(std::mem::take);
         self.with_idle(Vec::clear);
         let mut kept = Vec::new();
+        let mut paused = 0usize;
         for handle in owned {
             let Some(job) = Job::from_handle(handle) else {
                 continue;
             };
-            if job.state() == State::Running {
-                kept.push(handle);
-            } else {
-                self.destroy(job);
+            match job.state() {
+                State::Running => kept.push(handle),
+                state => {
+                    paused += usize::from(state == State::Paused);
+                    self.destroy(job);
+                }
             }
+        }
+        if paused > 0 {
+            log::emit(
+                Level::Info,
+                format_args!("thread exited with {paused} paused job(s); they were freed"),
+            );
         }
         if !kept.is_empty() {
             log::emit(
