@@ -7,8 +7,9 @@
 # frees the pool at the end. So:
 #   created = freed = 4;  started = finished = 4 x (sizes speed ran);
 #   pauses = resumes = 0;  0 < deepest stack < stack size.
-# Also: RUSTASYNC_LOG=trace logs every start and finish, and without
-# RUSTASYNC_STATS there is no report.
+# Also: RUSTASYNC_LOG=trace logs every start and finish, the jobs' results
+# add up to the operations speed reports, and without RUSTASYNC_STATS there
+# is no report.
 #
 #   c-tests/stats-test.sh BUILD_DIR
 set -uo pipefail
@@ -65,6 +66,12 @@ env -u RUSTASYNC_STATS RUSTASYNC_LOG=trace timeout 60 "$root/tools/rustasync-pre
 expect "no report without RUSTASYNC_STATS" "$(grep -c 'stats for pid' "$build/trace.err")" 0
 expect "trace: one 'start job' per job started" "$(grep -c 'rustasync: trace: start job' "$build/trace.err")" 2
 expect "trace: one 'finish job' per job finished" "$(grep -c 'rustasync: trace: finish job' "$build/trace.err")" 2
+
+# Each job returns the operations it did (speed's loop function returns its
+# count): the results the trace shows add up to what speed reports.
+ops=$(grep -o "[0-9]* sha256's in" "$build/trace.err" | grep -o '^[0-9]*')
+sum=$(grep -o 'rustasync: trace: finish job [^ ]* with [0-9]*' "$build/trace.err" | awk '{ s += $NF } END { print s + 0 }')
+expect "the jobs' results add up to the operations speed reports" "$sum" "$ops"
 
 echo "stats: $passed passed, $failed failed"
 [ $failed -eq 0 ]
