@@ -47,8 +47,9 @@ impl<T> Arena<T> {
         }
     }
 
+    /// A power of two, so that checking a handle needs no division.
     const fn slot() -> usize {
-        size_of::<T>().next_multiple_of(align_of::<T>())
+        size_of::<T>().next_multiple_of(align_of::<T>()).next_power_of_two()
     }
 
     /// Whether `p` is the address of a slot of this arena (free or not).
@@ -56,7 +57,7 @@ impl<T> Arena<T> {
     pub fn contains(&self, p: *const T) -> bool {
         let base = self.base.load(Ordering::Acquire);
         let offset = (p as usize).wrapping_sub(base);
-        base != 0 && offset < self.committed.load(Ordering::Acquire) && offset % Self::slot() == 0
+        base != 0 && offset < self.committed.load(Ordering::Acquire) && offset & (Self::slot() - 1) == 0
     }
 
     /// A slot for a new `T`, zero-filled or as its last user left it; `None`

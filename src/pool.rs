@@ -53,9 +53,12 @@ struct Limits {
 
 pub struct ThreadState {
     current: Cell<*mut Job>,
+    /// Nesting depth of `ASYNC_block_pause`. Per thread, as in OpenSSL: a job
+    /// that finishes with pausing blocked leaves it blocked for the next.
+    blocked: Cell<u32>,
     pool: Cell<Option<Limits>>,
     /// Idle jobs of the pool, the most recently finished last.
-    idle: UnsafeCell<Vec<*mut Job>>,
+    idle: UnsafeCell<Vec<&'static Job>>,
     /// Every job this thread created and has not freed, in any state.
     owned: UnsafeCell<Vec<*mut Job>>,
     /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
@@ -82,6 +85,7 @@ impl ThreadState {
         openssl::discover();
         let state = Box::into_raw(Box::new(ThreadState {
             current: Cell::new(ptr::null_mut()),
+            blocked: Cell::new(0),
             pool: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(Vec::new()),
@@ -112,14 +116,16 @@ impl ThreadState {
 
     /// The running job, if any.
     pub fn running_job(&self) -> Option<&Job> {
-        Job::from_handle(self.current.get())
+        // SAFETY: `current` is only ever set by `Job::enter` to a live job of
+        // the arena, or to null.
+        unsafe { self.current.get().as_ref() }
     }
 
     pub fn counters(&self) -> &ThreadCounters {
         &self.counters
     }
 
-    fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
+    fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<&'static Job>) -> R) -> R {
         // SAFETY: only this thread reaches its state, and no caller of
         // with_idle runs job code or re-enters while the borrow lives.
         let idle = unsafe { &mut *self.idle.get() };
@@ -135,7 +141,7 @@ impl ThreadState {
 
     /// `ASYNC_init_thread`: a new pool with limit `max` (0 = none) and `init`
     /// jobs made now. A previous pool's idle jobs are freed; its busy ones
-    /// finish normally and are then freed.
+    /// finish normally and then join the new pool, outside its count.
     pub fn init_pool(&self, max: usize, init: usize) -> bool {
         if init > max {
             return false;
@@ -152,27 +158,33 @@ impl ThreadState {
             let Some(job) = self.create_job() else {
                 break;
             };
-            self.with_idle(|idle| idle.push(job.as_handle()));
+            self.with_idle(|idle| idle.push(job));
         }
         true
     }
 
-    /// `ASYNC_cleanup_thread`.
-    pub fn drop_pool(&self) {
+    /// `ASYNC_cleanup_thread`: frees the pool and, as OpenSSL does by freeing
+    /// its per-thread context, forgets any pause block left behind.
+    pub fn cleanup(&self) {
+        self.drop_pool();
+        if self.current.get().is_null() {
+            self.blocked.set(0);
+        }
+    }
+
+    fn drop_pool(&self) {
         if self.pool.take().is_none() {
             return;
         }
         let idle = self.with_idle(std::mem::take);
-        for handle in idle {
-            if let Some(job) = Job::from_handle(handle) {
-                self.forget(job);
-                self.destroy(job);
-            }
+        for job in idle {
+            self.forget(job);
+            self.destroy(job);
         }
         self.with_owned(|owned| {
             for &handle in owned.iter() {
                 if let Some(job) = Job::from_handle(handle) {
-                    job.set_orphan();
+                    job.set_uncounted();
                 }
             }
         });
@@ -218,7 +230,7 @@ impl ThreadState {
                 }
             }
         });
-        if !job.is_orphan()
+        if !job.is_uncounted()
             && let Some(mut limits) = self.pool.get()
         {
             limits.size = limits.size.saturating_sub(1);
@@ -232,7 +244,7 @@ impl ThreadState {
             // First use without ASYNC_init_thread behaves as (0, 0).
             self.init_pool(0, 0);
         }
-        if let Some(job) = self.with_idle(|idle| idle.pop()).and_then(Job::from_handle) {
+        if let Some(job) = self.with_idle(Vec::pop) {
             return Some(job);
         }
         let limits = self.pool.get()?;
@@ -246,9 +258,12 @@ impl ThreadState {
         self.create_job()
     }
 
+    /// Returns a finished job to the pool. As in OpenSSL this is whatever
+    /// pool the thread has now, even for a job of an earlier pool (which the
+    /// new pool then reuses without counting it); with no pool it is freed.
     fn give_back(&self, job: &'static Job) {
         let kept =
-            !job.is_orphan() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job.as_handle())).is_ok());
+            self.pool.get().is_some() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
         if !kept {
             self.forget(job);
             self.destroy(job);
@@ -333,9 +348,23 @@ impl ThreadState {
     /// blocked, as OpenSSL does.
     pub fn pause_current(&self) {
         if let Some(job) = self.running_job()
-            && job.blocked_count() == 0
+            && self.blocked.get() == 0
         {
             job.pause();
+        }
+    }
+
+    /// `ASYNC_block_pause`: counts only inside a job.
+    pub fn block_pause(&self) {
+        if !self.current.get().is_null() {
+            self.blocked.set(self.blocked.get().saturating_add(1));
+        }
+    }
+
+    /// `ASYNC_unblock_pause`: counts only inside a job.
+    pub fn unblock_pause(&self) {
+        if !self.current.get().is_null() {
+            self.blocked.set(self.blocked.get().saturating_sub(1));
         }
     }
 

@@ -139,6 +139,11 @@ impl WaitCtx {
 
     /// Called when the job using this context resumes after a pause.
     pub fn reset_counts(&mut self) {
+        // Added entries number `added` and cleared ones `deleted`, so when
+        // both are zero there is nothing to forget or unmark.
+        if self.added == 0 && self.deleted == 0 {
+            return;
+        }
         self.added = 0;
         self.deleted = 0;
         self.fds.retain(|e| !e.deleted);
