@@ -62,6 +62,21 @@ static void *worker(void *unused)
     return failures ? (void *)1 : NULL;
 }
 
+/* Leaves two jobs paused and one idle, and exits: the library frees them. */
+static void *leaver(void *unused)
+{
+    ASYNC_JOB *a = NULL, *b = NULL;
+    int ret;
+
+    (void)unused;
+    if (!ASYNC_init_thread(3, 3))
+        return (void *)1;
+    if (ASYNC_start_job(&a, NULL, &ret, pausing, NULL, 0) != ASYNC_PAUSE ||
+        ASYNC_start_job(&b, NULL, &ret, pausing, NULL, 0) != ASYNC_PAUSE)
+        return (void *)1;
+    return NULL;
+}
+
 int main(void)
 {
     struct rustasync_stats st;
@@ -114,5 +129,18 @@ int main(void)
     ASYNC_cleanup_thread();
     CHECK(rustasync_stats(&st) == 1);
     CHECK(st.pool_jobs == 0 && st.jobs_freed == st.jobs_created);
+
+    /* A thread that exits with jobs paused: they are freed, not counted as
+     * paused or idle any more, and never counted as finished. */
+    CHECK(pthread_create(&threads[0], NULL, leaver, NULL) == 0);
+    CHECK(pthread_join(threads[0], &failed) == 0);
+    CHECK(failed == NULL);
+    CHECK(rustasync_stats(&st) == 1);
+    CHECK(st.threads == THREADS + 2);
+    CHECK(st.jobs_created == THREADS * JOBS + 2 + 3);
+    CHECK(st.jobs_freed == st.jobs_created);
+    CHECK(st.jobs_started == THREADS * JOBS + 1 + 2);
+    CHECK(st.jobs_finished == THREADS * JOBS + 1);
+    CHECK(st.paused_now == 0 && st.pool_jobs == 0 && st.pool_idle == 0);
     return TEST_DONE();
 }
