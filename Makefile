@@ -3,6 +3,7 @@
 #   make demo    build the library and run OpenSSL's manual-page example on it
 #   make test    everything CI checks
 #   make bench   rustasync side by side with OpenSSL's own async layer
+#                (make bench-quick: the same, tiny, only checks it all runs)
 #   make install PREFIX=/usr/local DESTDIR=   /   make uninstall (same variables)
 #
 # Targets that need Debian packages install them (as root) or name them.
@@ -62,10 +63,13 @@ lib:
 	@if [ -s $(NATIVE_STATIC_LIBS).new ]; then mv $(NATIVE_STATIC_LIBS).new $(NATIVE_STATIC_LIBS); \
 	    else rm -f $(NATIVE_STATIC_LIBS).new; fi
 	@[ -s $(NATIVE_STATIC_LIBS) ] || { echo "rustc printed no native-static-libs" >&2; exit 1; }
-	@cp target/release/librustasync.so $(LIBDIR)/librustasync.so.$(VERSION)
+	@# Copy then rename, so programs running on the old file keep their mapping.
+	@cp target/release/librustasync.so $(LIBDIR)/.librustasync.so.tmp
+	@mv -f $(LIBDIR)/.librustasync.so.tmp $(LIBDIR)/librustasync.so.$(VERSION)
 	@ln -sf librustasync.so.$(VERSION) $(LIBDIR)/$(SONAME)
 	@ln -sf $(SONAME) $(LIBDIR)/librustasync.so
-	@cp target/release/librustasync.a $(LIBDIR)/librustasync.a
+	@cp target/release/librustasync.a $(LIBDIR)/.librustasync.a.tmp
+	@mv -f $(LIBDIR)/.librustasync.a.tmp $(LIBDIR)/librustasync.a
 
 # Refreshes the committed headers from what cbindgen generated.
 header: lib
@@ -137,6 +141,8 @@ install-test: deps lib
 # match the jobs speed ran.
 stats-test: lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
+
+include bench/bench.mk
 
 clean:
 	$(CARGO) clean

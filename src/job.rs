@@ -19,7 +19,7 @@ use crate::openssl::{self, LibCtx};
 use crate::pool::ThreadState;
 use crate::stack::{self, Stack};
 use crate::stats;
-use crate::wait_ctx::WaitCtx;
+use crate::wait_ctx::{Resync, WaitCtx};
 
 /// The function a job runs: `int (*func)(void *)`.
 pub type JobFn = unsafe extern "C" fn(*mut c_void) -> c_int;
@@ -58,6 +58,8 @@ pub struct Job {
     /// Where to go when the job pauses or finishes, while it is running.
     resumer: Suspended,
     wait_ctx: Cell<*mut WaitCtx>,
+    /// Whether the wait context's counts need resetting at the next resume.
+    resync: Cell<Resync>,
     /// The default library context the job last ran with.
     libctx: Cell<LibCtx>,
     func: Cell<Option<JobFn>>,
@@ -144,6 +146,7 @@ impl Job {
             func: Cell::new(None),
             args: Cell::new(ptr::null_mut()),
             wait_ctx: Cell::new(ptr::null_mut()),
+            resync: Cell::new(Resync::Clean),
             libctx: Cell::new(LibCtx::GLOBAL),
             fibre,
             resumer: Suspended::default(),
@@ -198,6 +201,11 @@ impl Job {
         self.args.set(copy);
         self.func.set(Some(func));
         self.wait_ctx.set(wait_ctx);
+        // SAFETY: a non-null wait context is live for the whole job (the
+        // caller's contract with ASYNC_start_job).
+        if let Some(ctx) = unsafe { wait_ctx.as_mut() } {
+            ctx.attach(&self.resync);
+        }
         self.ret.set(0);
         true
     }
@@ -214,7 +222,10 @@ impl Job {
     /// Clears what a finished run left behind and returns its result.
     pub fn finish(&self) -> c_int {
         self.free_args();
-        self.wait_ctx.set(ptr::null_mut());
+        // SAFETY: as in `prepare`.
+        if let Some(ctx) = unsafe { self.wait_ctx.replace(ptr::null_mut()).as_mut() } {
+            ctx.detach(&self.resync);
+        }
         self.func.set(None);
         self.state.set(State::Idle);
         self.ret.get()
@@ -260,11 +271,17 @@ impl Job {
         // SAFETY: this runs on the job's stack while it is running, so the
         // resumer cell holds the suspended code that entered it.
         unsafe { self.resumer.leave(Yield::Paused) };
-        let wait_ctx = self.wait_ctx.get();
-        if !wait_ctx.is_null() {
-            // SAFETY: the wait context was given to ASYNC_start_job, and the
-            // caller must keep it alive while the job uses it.
-            unsafe { (*wait_ctx).reset_counts() };
+        let resync = self.resync.get();
+        if resync == Resync::Clean {
+            return;
+        }
+        // SAFETY: the wait context was given to ASYNC_start_job, and the
+        // caller must keep it alive while the job uses it.
+        if let Some(ctx) = unsafe { self.wait_ctx.get().as_mut() } {
+            ctx.reset_counts();
+        }
+        if resync == Resync::Dirty {
+            self.resync.set(Resync::Clean);
         }
     }
 
