@@ -73,7 +73,7 @@ pub const ASYNC_R_INVALID_POOL_SIZE: c_int = 103;
 pub const ASYNC_R_INIT_FAILED: c_int = 105;
 
 /// Runs an export's body with panics stopped at the boundary.
-fn boundary<R>(function: &CStr, failure: R, body: impl FnOnce() -> R) -> R {
+pub(crate) fn boundary<R>(function: &CStr, failure: R, body: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
         report(
             function,
@@ -490,12 +490,17 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_callback(
     callback: ASYNC_callback_fn,
     callback_arg: *mut c_void,
 ) -> c_int {
-    boundary(c"ASYNC_WAIT_CTX_set_callback", 0, || match wait_ctx(ctx) {
+    const NAME: &CStr = c"ASYNC_WAIT_CTX_set_callback";
+    boundary(NAME, 0, || match wait_ctx(ctx) {
         Some(state) => {
             state.set_callback(callback, callback_arg);
             1
         }
-        None => 0,
+        None => {
+            // OpenSSL returns 0 here without an error on its queue.
+            log::emit(Level::Warn, format_args!("{}: ctx is NULL", NAME.to_string_lossy()));
+            0
+        }
     })
 }
 
@@ -543,12 +548,17 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_callback(
 /// `ctx` must be NULL or a live wait context.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_status(ctx: *mut ASYNC_WAIT_CTX, status: c_int) -> c_int {
-    boundary(c"ASYNC_WAIT_CTX_set_status", 0, || match wait_ctx(ctx) {
+    const NAME: &CStr = c"ASYNC_WAIT_CTX_set_status";
+    boundary(NAME, 0, || match wait_ctx(ctx) {
         Some(state) => {
             state.set_status(status);
             1
         }
-        None => 0,
+        None => {
+            // OpenSSL returns 0 here without an error on its queue.
+            log::emit(Level::Warn, format_args!("{}: ctx is NULL", NAME.to_string_lossy()));
+            0
+        }
     })
 }
 

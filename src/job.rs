@@ -18,6 +18,7 @@ use crate::log::{self, Level};
 use crate::openssl::{self, LibCtx};
 use crate::pool::ThreadState;
 use crate::stack::{self, Stack};
+use crate::stats;
 use crate::wait_ctx::{Resync, WaitCtx};
 
 /// The function a job runs: `int (*func)(void *)`.
@@ -261,6 +262,9 @@ impl Job {
     /// to whoever entered the job, and returns once the job is resumed.
     pub fn pause(&self) {
         self.state.set(State::Paused);
+        if stats::enabled() {
+            self.note_depth_at_pause();
+        }
         if log::enabled(Level::Trace) {
             log::emit(Level::Trace, format_args!("pause job {:p}", self));
         }
@@ -278,6 +282,41 @@ impl Job {
         }
         if resync == Resync::Dirty {
             self.resync.set(Resync::Clean);
+        }
+    }
+
+    /// Records how deep the job's stack is at this pause, for the owner's
+    /// stats. Runs on the job's own stack.
+    #[cold]
+    #[inline(never)]
+    fn note_depth_at_pause(&self) {
+        let here = 0u8;
+        let sp = ptr::from_ref(&here) as usize;
+        // SAFETY: the job is running on this thread (we are on its stack), so
+        // no one else touches the Option.
+        let Some(top) = (unsafe { &*self.stack.get() }).as_ref().map(|s| s.top() as usize) else {
+            return;
+        };
+        // SAFETY: the owner of a running job is this thread's live state.
+        let Some(owner) = (unsafe { self.owner.get().as_ref() }) else {
+            return;
+        };
+        let depth = top.saturating_sub(sp) as u64;
+        let deepest = &owner.counters().deepest_at_pause;
+        if depth > deepest.load(std::sync::atomic::Ordering::Relaxed) {
+            stats::set(deepest, depth);
+        }
+    }
+
+    /// Measures how deep the job's painted stack has been used. The job must
+    /// not be running and must belong to the calling thread.
+    pub fn scan_stack(&self) {
+        // SAFETY: the job is idle or paused and owned by this thread, so
+        // nothing runs on its stack and no one else touches the Option.
+        if let Some(stack) = unsafe { &*self.stack.get() } {
+            // SAFETY: the stack was painted when allocated (stats are on) and
+            // nothing runs on it.
+            unsafe { stats::scan(stack.bottom(), stack.top() as usize - stack.bottom() as usize) };
         }
     }
 

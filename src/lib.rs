@@ -8,6 +8,7 @@
 
 mod arena;
 mod config;
+pub mod extensions;
 pub mod ffi;
 mod fibre;
 mod job;
@@ -15,4 +16,5 @@ mod log;
 mod openssl;
 mod pool;
 mod stack;
+mod stats;
 mod wait_ctx;

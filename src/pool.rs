@@ -16,6 +16,7 @@ use crate::fibre::Yield;
 use crate::job::{Job, JobFn, State};
 use crate::log::{self, Level};
 use crate::openssl;
+use crate::stats::{self, ThreadCounters};
 use crate::wait_ctx::WaitCtx;
 
 thread_local! {
@@ -60,6 +61,8 @@ pub struct ThreadState {
     idle: UnsafeCell<Vec<&'static Job>>,
     /// Every job this thread created and has not freed, in any state.
     owned: UnsafeCell<Vec<*mut Job>>,
+    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
+    counters: ThreadCounters,
 }
 
 impl ThreadState {
@@ -86,6 +89,7 @@ impl ThreadState {
             pool: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(Vec::new()),
+            counters: ThreadCounters::default(),
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
         // the value its destructor expects.
@@ -96,7 +100,10 @@ impl ThreadState {
         }
         THREAD.with(|t| t.set(state));
         // SAFETY: just made, and lives until the thread exits.
-        Some(unsafe { &*state })
+        let state = unsafe { &*state };
+        // Unregistered by the thread-exit destructor before the state is freed.
+        stats::register(&state.counters);
+        Some(state)
     }
 
     pub fn current(&self) -> *mut Job {
@@ -114,10 +121,17 @@ impl ThreadState {
         unsafe { self.current.get().as_ref() }
     }
 
+    pub fn counters(&self) -> &ThreadCounters {
+        &self.counters
+    }
+
     fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<&'static Job>) -> R) -> R {
         // SAFETY: only this thread reaches its state, and no caller of
         // with_idle runs job code or re-enters while the borrow lives.
-        f(unsafe { &mut *self.idle.get() })
+        let idle = unsafe { &mut *self.idle.get() };
+        let result = f(idle);
+        stats::set(&self.counters.idle, idle.len() as u64);
+        result
     }
 
     fn with_owned<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
@@ -133,6 +147,10 @@ impl ThreadState {
             return false;
         }
         self.drop_pool();
+        log::emit(
+            Level::Debug,
+            format_args!("ASYNC_init_thread: pool of at most {max} jobs (0: no limit), {init} made now"),
+        );
         self.pool.set(Some(Limits { max, size: 0 }));
         for _ in 0..init {
             // As in OpenSSL, running short of memory here only means fewer
@@ -161,7 +179,7 @@ impl ThreadState {
         let idle = self.with_idle(std::mem::take);
         for job in idle {
             self.forget(job);
-            job.destroy();
+            self.destroy(job);
         }
         self.with_owned(|owned| {
             for &handle in owned.iter() {
@@ -184,11 +202,21 @@ impl ThreadState {
             job.destroy();
             return None;
         }
+        stats::bump(&self.counters.created);
         if let Some(mut limits) = self.pool.get() {
             limits.size += 1;
             self.pool.set(Some(limits));
         }
         Some(job)
+    }
+
+    /// Frees a job this thread created, keeping the counts right.
+    fn destroy(&self, job: &Job) {
+        if job.state() == State::Paused {
+            stats::drop_one(&self.counters.paused_now);
+        }
+        stats::bump(&self.counters.destroyed);
+        job.destroy();
     }
 
     /// Removes a job from the owned list before it is destroyed.
@@ -221,6 +249,10 @@ impl ThreadState {
         }
         let limits = self.pool.get()?;
         if limits.max != 0 && limits.size >= limits.max {
+            log::emit(
+                Level::Debug,
+                format_args!("ASYNC_start_job: pool of {} jobs exhausted; ASYNC_NO_JOBS", limits.max),
+            );
             return None;
         }
         self.create_job()
@@ -234,7 +266,7 @@ impl ThreadState {
             self.pool.get().is_some() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
         if !kept {
             self.forget(job);
-            job.destroy();
+            self.destroy(job);
         }
     }
 
@@ -266,10 +298,14 @@ impl ThreadState {
                 self.give_back(job);
                 return Started::Failed(Failure::OutOfMemory);
             }
+            stats::bump(&self.counters.started);
             job
         } else {
             match self.resumable(handle) {
-                Some(job) => job,
+                Some(job) => {
+                    self.counters.on_resume();
+                    job
+                }
                 None => {
                     self.explain_refusal(handle);
                     return Started::Failed(Failure::NotResumable);
@@ -277,8 +313,12 @@ impl ThreadState {
             }
         };
         match job.enter(self) {
-            Yield::Paused => Started::Paused(job.as_handle()),
+            Yield::Paused => {
+                self.counters.on_pause();
+                Started::Paused(job.as_handle())
+            }
             Yield::Finished => {
+                stats::bump(&self.counters.finished);
                 let ret = job.finish();
                 self.give_back(job);
                 Started::Finished(ret)
@@ -334,15 +374,24 @@ impl ThreadState {
         let owned = self.with_owned(std::mem::take);
         self.with_idle(Vec::clear);
         let mut kept = Vec::new();
+        let mut paused = 0usize;
         for handle in owned {
             let Some(job) = Job::from_handle(handle) else {
                 continue;
             };
-            if job.state() == State::Running {
-                kept.push(handle);
-            } else {
-                job.destroy();
+            match job.state() {
+                State::Running => kept.push(handle),
+                state => {
+                    paused += usize::from(state == State::Paused);
+                    self.destroy(job);
+                }
             }
+        }
+        if paused > 0 {
+            log::emit(
+                Level::Info,
+                format_args!("thread exited with {paused} paused job(s); they were freed"),
+            );
         }
         if !kept.is_empty() {
             log::emit(
@@ -383,6 +432,7 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         // else refers to it once THREAD is cleared.
         let thread = unsafe { &*state };
         thread.free_all_jobs();
+        stats::unregister(&thread.counters);
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
             // SAFETY: as above; the last user is gone.
@@ -395,4 +445,21 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
             format_args!("panic while reclaiming an exiting thread's jobs"),
         );
     }
+}
+
+/// Measures the stacks of the calling thread's jobs that are not running
+/// (idle in the pool or paused), for a stats report.
+pub fn scan_own_stacks() {
+    let Some(thread) = ThreadState::current_thread() else {
+        return;
+    };
+    thread.with_owned(|owned| {
+        for &handle in owned.iter() {
+            if let Some(job) = Job::from_handle(handle)
+                && job.state() != State::Running
+            {
+                job.scan_stack();
+            }
+        }
+    });
 }

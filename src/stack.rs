@@ -19,6 +19,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::config::{self, GuardMode};
 use crate::log::{self, Level};
+use crate::stats;
 
 /// `ASYNC_stack_alloc_fn`: returns a stack of at least `*num` bytes and
 /// writes back the size it really has.
@@ -66,6 +67,15 @@ impl Stack {
 /// Makes a stack for a new job: from the program's allocator if it set one,
 /// else from the guarded regions. `None` when memory is exhausted.
 pub fn allocate() -> Option<Stack> {
+    let stack = allocate_unpainted()?;
+    if stats::enabled() {
+        // SAFETY: a fresh stack, ours alone, page- or malloc-aligned.
+        unsafe { stats::paint(stack.bottom, stack.size) };
+    }
+    Some(stack)
+}
+
+fn allocate_unpainted() -> Option<Stack> {
     let custom = {
         let mut mem = memory_functions();
         mem.stack_made = true;
@@ -103,6 +113,11 @@ pub fn allocate() -> Option<Stack> {
 
 /// Gives a stack back to where it came from.
 pub fn release(stack: Stack) {
+    if stats::enabled() {
+        // SAFETY: painted when allocated (stats are read once, so the setting
+        // has not changed), and no job runs on it any more.
+        unsafe { stats::scan(stack.bottom, stack.size) };
+    }
     match stack.origin {
         // SAFETY: the block came from this allocator and no job runs on it.
         Origin::Custom(free) => unsafe { free(stack.bottom.cast()) },
@@ -174,6 +189,11 @@ fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if size > 0 { size as usize } else { 4096 }
+}
+
+/// The usable size of the library's own job stacks.
+pub fn usable_size() -> usize {
+    slot_stack_size()
 }
 
 fn slot_stack_size() -> usize {
