@@ -113,7 +113,7 @@ demo: deps lib
 	@echo "--- ASYNC_start_job(3ssl) example, running on librustasync:"
 	@$(BUILD)/demo/example
 
-test: deps lint rust-test header-test c-test manpage-test install-test stats-test
+test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test
 	@echo "make test: all passed"
 
 lint:
@@ -142,6 +142,8 @@ install-test: deps lib
 stats-test: lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
 
+INTEROP_DEPS := lib
+include c-tests/interop/interop.mk
 include bench/bench.mk
 
 clean:
