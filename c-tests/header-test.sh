@@ -23,6 +23,23 @@ failed=0
 result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else echo "FAIL $2: $3"; failed=$((failed + 1)); fi; }
 mkdir -p "$build"
 
+# compiles LABEL BASE STD...: compiles BASE.c (C standards) or BASE.cc (C++
+# standards) once per standard, strictly; INCLUDE may add an -I option.
+compiles() {
+    local label=$1 base=$2 std
+    shift 2
+    for std in "$@"; do
+        local compiler=cc source="$base.c"
+        case $std in c++*) compiler=c++ source="$base.cc" ;; esac
+        # shellcheck disable=SC2086 # INCLUDE is empty or one option
+        if $compiler -std="$std" -Wall -Wextra -pedantic -Werror $INCLUDE -c -o /dev/null "$source" 2> "$base.$std.log"; then
+            result ok "$label compiles as $std"
+        else
+            result fail "$label as $std" "$(head -5 "$base.$std.log")"
+        fi
+    done
+}
+
 if cmp -s "$generated" "$ours"; then
     result ok "committed header matches the generated one"
 else
@@ -35,20 +52,7 @@ static int use(void) { ASYNC_JOB *job = 0; int ret = 0; (void)ret; return ASYNC_
 int main(void) { return use() ? 0 : 1; }
 C
 cp "$build/alone.c" "$build/alone.cc"
-for std in c89 c99 c11 c17; do
-    if cc -std=$std -Wall -Wextra -pedantic -Werror -I"$root/include" -c -o /dev/null "$build/alone.c" 2> "$build/alone.$std.log"; then
-        result ok "header alone compiles as $std"
-    else
-        result fail "header alone as $std" "$(head -5 "$build/alone.$std.log")"
-    fi
-done
-for std in c++98 c++11 c++17; do
-    if c++ -std=$std -Wall -Wextra -pedantic -Werror -I"$root/include" -c -o /dev/null "$build/alone.cc" 2> "$build/alone.$std.log"; then
-        result ok "header alone compiles as $std"
-    else
-        result fail "header alone as $std" "$(head -5 "$build/alone.$std.log")"
-    fi
-done
+INCLUDE=-I"$root/include" compiles "header alone" "$build/alone" c89 c99 c11 c17 c++98 c++11 c++17
 
 cat > "$build/both.c" <<C
 #include <openssl/async.h>
@@ -59,20 +63,7 @@ static start_job_type start_job = ASYNC_start_job;
 int main(void) { return start_job == 0 || ASYNC_FINISH != 3 || ASYNC_STATUS_EAGAIN != 3; }
 C
 cp "$build/both.c" "$build/both.cc"
-for std in c11 c17; do
-    if cc -std=$std -Wall -Wextra -pedantic -Werror -c -o /dev/null "$build/both.c" 2> "$build/both.$std.log"; then
-        result ok "system header + ours in one unit compiles as $std"
-    else
-        result fail "system header + ours as $std" "$(head -5 "$build/both.$std.log")"
-    fi
-done
-for std in c++11 c++17; do
-    if c++ -std=$std -Wall -Wextra -pedantic -Werror -c -o /dev/null "$build/both.cc" 2> "$build/both.$std.log"; then
-        result ok "system header + ours in one unit compiles as $std"
-    else
-        result fail "system header + ours as $std" "$(head -5 "$build/both.$std.log")"
-    fi
-done
+INCLUDE= compiles "system header + ours in one unit" "$build/both" c11 c17 c++11 c++17
 
 # The extension header.
 ext="$root/include/rustasync.h"
@@ -97,20 +88,7 @@ static int use(void) {
 int main(void) { return use() ? 0 : 1; }
 C
 cp "$build/ext.c" "$build/ext.cc"
-for std in c89 c99 c11 c17; do
-    if cc -std=$std -Wall -Wextra -pedantic -Werror -I"$root/include" -c -o /dev/null "$build/ext.c" 2> "$build/ext.$std.log"; then
-        result ok "rustasync.h compiles as $std"
-    else
-        result fail "rustasync.h as $std" "$(head -5 "$build/ext.$std.log")"
-    fi
-done
-for std in c++98 c++11 c++17; do
-    if c++ -std=$std -Wall -Wextra -pedantic -Werror -I"$root/include" -c -o /dev/null "$build/ext.cc" 2> "$build/ext.$std.log"; then
-        result ok "rustasync.h compiles as $std"
-    else
-        result fail "rustasync.h as $std" "$(head -5 "$build/ext.$std.log")"
-    fi
-done
+INCLUDE=-I"$root/include" compiles "rustasync.h" "$build/ext" c89 c99 c11 c17 c++98 c++11 c++17
 libdir="$root/build/lib"
 cat > "$build/version.c" <<'C'
 #include <stdio.h>
