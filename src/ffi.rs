@@ -489,12 +489,16 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_callback(
     callback: ASYNC_callback_fn,
     callback_arg: *mut c_void,
 ) -> c_int {
-    boundary(c"ASYNC_WAIT_CTX_set_callback", 0, || match wait_ctx(ctx) {
+    const NAME: &CStr = c"ASYNC_WAIT_CTX_set_callback";
+    boundary(NAME, 0, || match wait_ctx(ctx) {
         Some(state) => {
             state.set_callback(callback, callback_arg);
             1
         }
-        None => 0,
+        None => {
+            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
+            0
+        }
     })
 }
 
@@ -542,12 +546,16 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_callback(
 /// `ctx` must be NULL or a live wait context.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_status(ctx: *mut ASYNC_WAIT_CTX, status: c_int) -> c_int {
-    boundary(c"ASYNC_WAIT_CTX_set_status", 0, || match wait_ctx(ctx) {
+    const NAME: &CStr = c"ASYNC_WAIT_CTX_set_status";
+    boundary(NAME, 0, || match wait_ctx(ctx) {
         Some(state) => {
             state.set_status(status);
             1
         }
-        None => 0,
+        None => {
+            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
+            0
+        }
     })
 }
 
@@ -572,12 +580,14 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_status(ctx: *mut ASYNC_WAIT_CTX) -> 
 /// keeps the current one). Returns 1, or 0 once any job stack exists.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_set_mem_functions(alloc_fn: ASYNC_stack_alloc_fn, free_fn: ASYNC_stack_free_fn) -> c_int {
-    boundary(c"ASYNC_set_mem_functions", 0, || {
+    const NAME: &CStr = c"ASYNC_set_mem_functions";
+    boundary(NAME, 0, || {
         let accepted = stack::set_memory_functions(alloc_fn, free_fn);
         if !accepted {
-            log::emit(
-                Level::Warn,
-                format_args!("ASYNC_set_mem_functions: refused, job stacks exist already"),
+            report(
+                NAME,
+                openssl::ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED,
+                "refused, job stacks exist already",
             );
         }
         c_int::from(accepted)

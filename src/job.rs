@@ -17,6 +17,7 @@ use crate::fibre::{Suspended, Yield};
 use crate::log::{self, Level};
 use crate::openssl::{self, LibCtx};
 use crate::pool::ThreadState;
+use crate::sanitizer::{self, FibreNotes};
 use crate::stack::{self, Stack};
 use crate::wait_ctx::WaitCtx;
 
@@ -64,6 +65,8 @@ pub struct Job {
     fibre: Suspended,
     /// Where to go when the job pauses or finishes, while it is running.
     resumer: Suspended,
+    /// What AddressSanitizer needs to follow switches into and out of it.
+    notes: FibreNotes,
     stack: UnsafeCell<Option<Stack>>,
 }
 
@@ -150,6 +153,7 @@ impl Job {
             libctx: Cell::new(LibCtx::NONE),
             fibre,
             resumer: Suspended::default(),
+            notes: FibreNotes::default(),
             stack: UnsafeCell::new(Some(stack)),
         };
         // SAFETY: `slot` is an arena slot handed to us alone; writing a whole
@@ -242,8 +246,14 @@ impl Job {
             log::emit(Level::Trace, format_args!("{what} job {:p}", self));
         }
         // SAFETY: the job is idle or paused (checked by the callers), so its
-        // fibre holds a live suspended context on a mapped stack.
-        let outcome = unsafe { self.fibre.enter(self as *const Job as usize) };
+        // fibre holds a live suspended context on its mapped stack, which no
+        // one else touches while it runs.
+        let outcome = unsafe {
+            match &*self.stack.get() {
+                Some(stack) => self.fibre.enter(self as *const Job as usize, stack),
+                None => Yield::Finished,
+            }
+        };
         thread.set_current(self.parent.replace(ptr::null_mut()));
         let job_ctx = openssl::current_default();
         openssl::ensure_default(job_ctx, starter_ctx);
@@ -260,7 +270,7 @@ impl Job {
         }
         // SAFETY: this runs on the job's stack while it is running, so the
         // resumer cell holds the suspended code that entered it.
-        unsafe { self.resumer.leave(Yield::Paused) };
+        unsafe { self.resumer.leave(Yield::Paused, &self.notes) };
         let wait_ctx = self.wait_ctx.get();
         if !wait_ctx.is_null() {
             // SAFETY: the wait context was given to ASYNC_start_job, and the
@@ -299,10 +309,11 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
     // SAFETY: `enter` passes the address of the job whose fibre this is; the
     // slot lives for the life of the process.
     let job = unsafe { &*(transfer.data as *const Job) };
+    sanitizer::arrived(&job.notes);
     job.resumer.store(transfer.context);
     loop {
         job.run();
         // SAFETY: running on this job's stack, entered through `enter`.
-        unsafe { job.resumer.leave(Yield::Finished) };
+        unsafe { job.resumer.leave(Yield::Finished, &job.notes) };
     }
 }

@@ -7,15 +7,19 @@
 //! Unlike OpenSSL, jobs still paused when their pool is cleaned up, or when
 //! their thread exits, are freed instead of leaked.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
+use crate::arena::ArenaForkLock;
 use crate::fibre::Yield;
-use crate::job::{Job, JobFn, State};
+use crate::job::{JOBS, Job, JobFn, State};
 use crate::log::{self, Level};
 use crate::openssl;
+use crate::overflow::{self, AltStack};
+use crate::sanitizer;
+use crate::stack;
 use crate::wait_ctx::WaitCtx;
 
 thread_local! {
@@ -57,6 +61,8 @@ pub struct ThreadState {
     idle: UnsafeCell<Vec<*mut Job>>,
     /// Every job this thread created and has not freed, in any state.
     owned: UnsafeCell<Vec<*mut Job>>,
+    /// The signal stack made for this thread, if it had none.
+    alt_stack: Cell<Option<AltStack>>,
 }
 
 impl ThreadState {
@@ -77,11 +83,15 @@ impl ThreadState {
     #[cold]
     fn create() -> Option<&'static ThreadState> {
         openssl::discover();
+        sanitizer::discover();
+        overflow::install();
+        register_fork_handlers();
         let state = Box::into_raw(Box::new(ThreadState {
             current: Cell::new(ptr::null_mut()),
             pool: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(Vec::new()),
+            alt_stack: Cell::new(AltStack::for_this_thread()),
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
         // the value its destructor expects.
@@ -354,6 +364,7 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         // else refers to it once THREAD is cleared.
         let thread = unsafe { &*state };
         thread.free_all_jobs();
+        drop(thread.alt_stack.take());
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
             // SAFETY: as above; the last user is gone.
@@ -366,4 +377,42 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
             format_args!("panic while reclaiming an exiting thread's jobs"),
         );
     }
+}
+
+/// The library's locks, held by the forking thread from just before
+/// `fork()` until just after it, in both processes.
+type ForkLocks = (ArenaForkLock<'static>, stack::ForkLocks, std::io::StderrLock<'static>);
+
+thread_local! {
+    static FORK_LOCKS: RefCell<Option<ForkLocks>> = const { RefCell::new(None) };
+}
+
+/// Makes `fork()` safe while other threads use the library: without this, a
+/// child could inherit a lock held by a thread that does not exist in it and
+/// hang on its first job. The child keeps the forking thread's jobs (and can
+/// finish them); other threads' jobs are unreachable there, as their threads
+/// are.
+fn register_fork_handlers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: the three handlers are plain functions that never unwind.
+        let rc = unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork)) };
+        if rc != 0 {
+            log::emit(Level::Warn, format_args!("pthread_atfork failed ({rc})"));
+        }
+    });
+}
+
+/// Takes the locks in the order the library nests them (arena or stacks,
+/// then stderr), so it cannot deadlock with a thread using them.
+extern "C" fn before_fork() {
+    let _ = std::panic::catch_unwind(|| {
+        let locks = (JOBS.lock_for_fork(), stack::lock_for_fork(), std::io::stderr().lock());
+        FORK_LOCKS.with(|held| *held.borrow_mut() = Some(locks));
+    });
+}
+
+/// Releases them again, in the parent and in the child.
+extern "C" fn after_fork() {
+    let _ = std::panic::catch_unwind(|| FORK_LOCKS.with(|held| drop(held.borrow_mut().take())));
 }

@@ -11,6 +11,14 @@
 //!
 //! Programs may supply their own allocator (`ASYNC_set_mem_functions`); its
 //! stacks are used exactly as given.
+//!
+//! Under an address-space limit (`RLIMIT_AS`) regions are only mapped while
+//! a share of the limit stays free for the host program (see
+//! `address_space_allows`), so running out of jobs never means the program
+//! can no longer `malloc`, `mmap` or start a thread.
+//!
+//! Every stack is registered with valgrind (a no-op outside it), and its
+//! AddressSanitizer poison is cleared when it is given back.
 
 use std::ffi::c_void;
 use std::ptr;
@@ -19,6 +27,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::config::{self, GuardMode};
 use crate::log::{self, Level};
+use crate::{sanitizer, valgrind};
 
 /// `ASYNC_stack_alloc_fn`: returns a stack of at least `*num` bytes and
 /// writes back the size it really has.
@@ -45,6 +54,8 @@ pub struct Stack {
     bottom: *mut u8,
     size: usize,
     origin: Origin,
+    /// Valgrind's id for the stack (0 outside valgrind).
+    valgrind_id: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +71,20 @@ impl Stack {
 
     pub fn top(&self) -> *mut u8 {
         self.bottom.wrapping_add(self.size)
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    fn new(bottom: *mut u8, size: usize, origin: Origin) -> Stack {
+        let valgrind_id = valgrind::register_stack(bottom, bottom.wrapping_add(size));
+        Stack {
+            bottom,
+            size,
+            origin,
+            valgrind_id,
+        }
     }
 }
 
@@ -87,22 +112,18 @@ pub fn allocate() -> Option<Stack> {
                 );
                 return None;
             }
-            Some(Stack {
-                bottom,
-                size,
-                origin: Origin::Custom(free),
-            })
+            Some(Stack::new(bottom, size, Origin::Custom(free)))
         }
-        None => regions().take_slot().map(|bottom| Stack {
-            bottom,
-            size: slot_stack_size(),
-            origin: Origin::Region,
-        }),
+        None => regions()
+            .take_slot()
+            .map(|bottom| Stack::new(bottom, slot_stack_size(), Origin::Region)),
     }
 }
 
 /// Gives a stack back to where it came from.
 pub fn release(stack: Stack) {
+    valgrind::deregister_stack(stack.valgrind_id);
+    sanitizer::unpoison(stack.bottom, stack.size);
     match stack.origin {
         // SAFETY: the block came from this allocator and no job runs on it.
         Origin::Custom(free) => unsafe { free(stack.bottom.cast()) },
@@ -110,7 +131,7 @@ pub fn release(stack: Stack) {
     }
 }
 
-struct MemoryFunctions {
+pub(crate) struct MemoryFunctions {
     custom: Option<(AllocFn, FreeFn)>,
     stack_made: bool,
 }
@@ -187,10 +208,17 @@ static REGION_ENDS: [AtomicUsize; MAX_REGIONS] = [const { AtomicUsize::new(0) };
 static REGION_COUNT: AtomicUsize = AtomicUsize::new(0);
 static SLOT_SIZE: AtomicUsize = AtomicUsize::new(0);
 static GUARD_SIZE: AtomicUsize = AtomicUsize::new(0);
+static STACK_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// Whether `addr` lies in the guard page of one of our stacks: how a fault
-/// handler tells a job's stack overflow from any other crash. Async-signal-safe.
-#[allow(dead_code)] // TODO(issue 5): the stack-overflow handler calls it
+/// The usable size of the library's own stacks, once the first was made
+/// (0 before). Async-signal-safe.
+pub fn region_stack_size() -> usize {
+    STACK_BYTES.load(Ordering::Acquire)
+}
+
+/// Whether `addr` lies in the guard page of one of our stacks: how the
+/// fault handler (`overflow`) tells a job's stack overflow from any other
+/// crash. Async-signal-safe: lock-free reads of a fixed table.
 pub fn is_guard_page(addr: usize) -> bool {
     let slot = SLOT_SIZE.load(Ordering::Acquire);
     let guard = GUARD_SIZE.load(Ordering::Acquire);
@@ -216,7 +244,7 @@ enum Guards {
     Off,
 }
 
-struct Regions {
+pub(crate) struct Regions {
     page: usize,
     stack_size: usize,
     guards: Guards,
@@ -272,6 +300,7 @@ impl Regions {
             GuardMode::Off => Guards::Off,
         };
         let guard_size = if matches!(guards, Guards::Off) { 0 } else { page };
+        STACK_BYTES.store(stack_size, Ordering::Release);
         SLOT_SIZE.store(page + stack_size, Ordering::Release);
         GUARD_SIZE.store(guard_size, Ordering::Release);
         Regions {
@@ -326,6 +355,10 @@ impl Regions {
                 slots /= 2;
                 continue;
             };
+            if !address_space_allows(length) {
+                slots /= 2;
+                continue;
+            }
             // SAFETY: a fresh private anonymous mapping at an address of the
             // kernel's choosing; it aliases nothing.
             let base = unsafe {
@@ -397,6 +430,77 @@ impl Regions {
                 ),
             );
         }
+    }
+}
+
+/// Whether mapping `length` more bytes leaves the host program its share of
+/// a finite `RLIMIT_AS`: at least a quarter of the limit (and no less than
+/// 64 MiB) must stay unused after the mapping. Always true without a
+/// limit. Reads `/proc/self/statm`, so it is for cold paths only.
+pub fn address_space_allows(length: usize) -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid out-pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        return true;
+    }
+    let limit = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    let Some(in_use) = address_space_in_use() else {
+        return false;
+    };
+    let headroom = (limit / 4).max(64 << 20);
+    in_use
+        .checked_add(length)
+        .and_then(|total| total.checked_add(headroom))
+        .is_some_and(|total| total <= limit)
+}
+
+/// The process's virtual size in bytes, read without allocating.
+fn address_space_in_use() -> Option<usize> {
+    let mut text = [0u8; 128];
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe { libc::open(c"/proc/self/statm".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: reads at most text.len() bytes into `text`.
+    let read = unsafe { libc::read(fd, text.as_mut_ptr().cast(), text.len()) };
+    // SAFETY: `fd` is ours.
+    unsafe { libc::close(fd) };
+    let read = usize::try_from(read).ok()?;
+    let pages = text[..read]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .try_fold(0usize, |n, &b| n.checked_mul(10)?.checked_add(usize::from(b - b'0')))?;
+    pages.checked_mul(page_size())
+}
+
+/// Makes the page at `page_addr` (inside a private anonymous mapping of
+/// ours) a guard page: `MADV_GUARD_INSTALL` if the kernel has it, else
+/// `mprotect`. For the few stacks outside the regions (signal stacks).
+pub fn guard_page(page_addr: *mut u8) -> bool {
+    let page = page_size();
+    // SAFETY: the caller passes the first page of a mapping it owns; both
+    // calls change only that page.
+    unsafe {
+        libc::madvise(page_addr.cast(), page, MADV_GUARD_INSTALL) == 0
+            || libc::mprotect(page_addr.cast(), page, libc::PROT_NONE) == 0
+    }
+}
+
+/// `pthread_atfork` support: holds the stack locks across `fork()` so the
+/// child never inherits one locked by a thread that does not exist there.
+pub(crate) struct ForkLocks {
+    _memory_functions: MutexGuard<'static, MemoryFunctions>,
+    _regions: MutexGuard<'static, Option<Regions>>,
+}
+
+pub(crate) fn lock_for_fork() -> ForkLocks {
+    ForkLocks {
+        _memory_functions: memory_functions(),
+        _regions: REGIONS.lock().unwrap_or_else(PoisonError::into_inner),
     }
 }
 
