@@ -127,6 +127,13 @@ impl<T> Arena<T> {
 
     fn reserve(&self, state: &mut ArenaState) -> Option<()> {
         let mut length = RESERVE_BYTES;
+        // Under an address-space limit, control blocks get a small share of
+        // what is left: each job also needs a stack two hundred times larger.
+        if let Some(available) = crate::stack::address_space_available() {
+            while length > MIN_RESERVE_BYTES && length > available / 32 {
+                length /= 2;
+            }
+        }
         while length >= MIN_RESERVE_BYTES {
             if !crate::stack::address_space_allows(length) {
                 length /= 2;

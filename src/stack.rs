@@ -434,27 +434,29 @@ impl Regions {
 }
 
 /// Whether mapping `length` more bytes leaves the host program its share of
-/// a finite `RLIMIT_AS`: at least a quarter of the limit (and no less than
-/// 64 MiB) must stay unused after the mapping. Always true without a
-/// limit. Reads `/proc/self/statm`, so it is for cold paths only.
+/// a finite `RLIMIT_AS` (see `address_space_available`).
 pub fn address_space_allows(length: usize) -> bool {
+    address_space_available().is_none_or(|available| length <= available)
+}
+
+/// How much address space this library may still map under a finite
+/// `RLIMIT_AS`: what is left after the process's current use and a
+/// headroom for the host program of a quarter of the limit (at least
+/// 64 MiB). `None` without a limit. Reads `/proc/self/statm`, so it is for
+/// cold paths only.
+pub fn address_space_available() -> Option<usize> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: `limit` is a valid out-pointer.
     if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
-        return true;
+        return None;
     }
     let limit = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
-    let Some(in_use) = address_space_in_use() else {
-        return false;
-    };
     let headroom = (limit / 4).max(64 << 20);
-    in_use
-        .checked_add(length)
-        .and_then(|total| total.checked_add(headroom))
-        .is_some_and(|total| total <= limit)
+    let in_use = address_space_in_use().unwrap_or(limit);
+    Some(limit.saturating_sub(in_use).saturating_sub(headroom))
 }
 
 /// The process's virtual size in bytes, read without allocating.
