@@ -10,7 +10,7 @@
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::sync::{Once, OnceLock};
+use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError};
 
 use crate::arena::ArenaForkLock;
 use crate::fibre::Yield;
@@ -101,6 +101,7 @@ impl ThreadState {
             return None;
         }
         THREAD.with(|t| t.set(state));
+        live_threads().push(state as usize);
         // SAFETY: just made, and lives until the thread exits.
         Some(unsafe { &*state })
     }
@@ -338,6 +339,16 @@ impl ThreadState {
     }
 }
 
+/// The state of every thread that used the library and has not exited.
+/// In a child process after `fork()` the other threads are gone but their
+/// states (and paused jobs, which only those threads could resume) are
+/// copied; this list keeps them accounted for rather than silently lost.
+static LIVE_THREADS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+fn live_threads() -> MutexGuard<'static, Vec<usize>> {
+    LIVE_THREADS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn exit_key() -> Option<&'static libc::pthread_key_t> {
     static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
     KEY.get_or_init(|| {
@@ -367,6 +378,7 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         drop(thread.alt_stack.take());
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
+            live_threads().retain(|&s| s != state as usize);
             // SAFETY: as above; the last user is gone.
             drop(unsafe { Box::from_raw(state) });
         }
@@ -381,7 +393,12 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
 
 /// The library's locks, held by the forking thread from just before
 /// `fork()` until just after it, in both processes.
-type ForkLocks = (ArenaForkLock<'static>, stack::ForkLocks, std::io::StderrLock<'static>);
+type ForkLocks = (
+    MutexGuard<'static, Vec<usize>>,
+    ArenaForkLock<'static>,
+    stack::ForkLocks,
+    std::io::StderrLock<'static>,
+);
 
 thread_local! {
     static FORK_LOCKS: RefCell<Option<ForkLocks>> = const { RefCell::new(None) };
@@ -403,11 +420,17 @@ fn register_fork_handlers() {
     });
 }
 
-/// Takes the locks in the order the library nests them (arena or stacks,
-/// then stderr), so it cannot deadlock with a thread using them.
+/// Takes the locks in the order the library nests them (the thread list,
+/// the arena or the stacks, then stderr), so it cannot deadlock with a
+/// thread using them.
 extern "C" fn before_fork() {
     let _ = std::panic::catch_unwind(|| {
-        let locks = (JOBS.lock_for_fork(), stack::lock_for_fork(), std::io::stderr().lock());
+        let locks = (
+            live_threads(),
+            JOBS.lock_for_fork(),
+            stack::lock_for_fork(),
+            std::io::stderr().lock(),
+        );
         FORK_LOCKS.with(|held| *held.borrow_mut() = Some(locks));
     });
 }
