@@ -96,7 +96,11 @@ int main(void)
     printf("resident: %ld KiB after warm-up, %ld KiB after %d rounds of %d threads x %ld paused jobs"
            " (leaking would add ~%ld KiB)\n",
            before / 1024, after / 1024, rounds, threads, jobs_per_thread, leaked_if_leaking / 1024);
-    CHECK(after - before < leaked_if_leaking / 10);
-    CHECK(after - before < 16L * 1024 * 1024 || under_valgrind());
+    if (under_valgrind()) {
+        printf("(resident-memory bounds not checked under valgrind: its own memory dominates)\n");
+    } else {
+        CHECK(after - before < leaked_if_leaking / 10);
+        CHECK(after - before < 16L * 1024 * 1024);
+    }
     return TEST_DONE();
 }

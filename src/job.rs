@@ -63,6 +63,10 @@ pub struct Job {
     libctx: Cell<LibCtx>,
     /// Where the job stopped, while it is not running.
     fibre: Suspended,
+    /// Whether the fibre ever ran (and so may own sanitizer state).
+    entered: Cell<bool>,
+    /// Set while a freed job is entered one last time (sanitizer runs only).
+    dying: Cell<bool>,
     /// Where to go when the job pauses or finishes, while it is running.
     resumer: Suspended,
     /// What AddressSanitizer needs to follow switches into and out of it.
@@ -152,6 +156,8 @@ impl Job {
             wait_ctx: Cell::new(ptr::null_mut()),
             libctx: Cell::new(LibCtx::NONE),
             fibre,
+            entered: Cell::new(false),
+            dying: Cell::new(false),
             resumer: Suspended::default(),
             notes: FibreNotes::default(),
             stack: UnsafeCell::new(Some(stack)),
@@ -167,6 +173,7 @@ impl Job {
     /// Frees the job's stack and slot. The job must not be running; a paused
     /// job's frames are simply abandoned, as its thread can never resume it.
     pub fn destroy(&self) {
+        self.end_fibre_for_sanitizer();
         self.free_args();
         self.state.set(State::Free);
         self.owner.set(ptr::null());
@@ -176,6 +183,36 @@ impl Job {
             stack::release(stack);
         }
         JOBS.release(self.as_handle());
+    }
+
+    /// Under AddressSanitizer, enters a job that ran once more so that it can
+    /// announce its end (see `sanitizer::leaving_for_good`). A no-op, one
+    /// load, otherwise.
+    fn end_fibre_for_sanitizer(&self) {
+        if !sanitizer::active() || !self.entered.get() {
+            return;
+        }
+        self.dying.set(true);
+        // SAFETY: the job is idle or paused (never running when destroyed),
+        // so its fibre is suspended on its still-mapped stack; on arrival it
+        // sees `dying` and switches straight back, running nothing else.
+        unsafe {
+            if let Some(stack) = &*self.stack.get() {
+                self.fibre.enter(0, stack);
+            }
+        }
+        self.dying.set(false);
+        self.entered.set(false);
+    }
+
+    /// On the job's stack, after every switch into it: a job being freed
+    /// leaves for good instead of going on.
+    fn check_dying(&self) {
+        if self.dying.get() {
+            // SAFETY: on this job's stack; `destroy` entered it and will
+            // never enter it again.
+            unsafe { self.resumer.leave_for_good(&self.notes) }
+        }
     }
 
     /// Prepares an idle job to run `func` on a copy of `size` bytes at
@@ -239,6 +276,7 @@ impl Job {
             openssl::ensure_default(starter_ctx, self.libctx.get());
         }
         self.parent.set(thread.current());
+        self.entered.set(true);
         thread.set_current(self.as_handle());
         self.state.set(State::Running);
         if log::enabled(Level::Trace) {
@@ -271,6 +309,7 @@ impl Job {
         // SAFETY: this runs on the job's stack while it is running, so the
         // resumer cell holds the suspended code that entered it.
         unsafe { self.resumer.leave(Yield::Paused, &self.notes) };
+        self.check_dying();
         let wait_ctx = self.wait_ctx.get();
         if !wait_ctx.is_null() {
             // SAFETY: the wait context was given to ASYNC_start_job, and the
@@ -315,5 +354,6 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
         job.run();
         // SAFETY: running on this job's stack, entered through `enter`.
         unsafe { job.resumer.leave(Yield::Finished, &job.notes) };
+        job.check_dying();
     }
 }

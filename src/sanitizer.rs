@@ -123,6 +123,23 @@ pub fn leaving(notes: &FibreNotes) {
     }
 }
 
+/// Whether the program runs under AddressSanitizer (annotations found).
+#[inline]
+pub fn active() -> bool {
+    !START.load(Ordering::Relaxed).is_null()
+}
+
+/// On a job's stack, before switching away from it for the last time: ASan
+/// frees the job's fake stack (without this, every job freed while it was
+/// paused or idle would leak one under detect_stack_use_after_return).
+pub fn leaving_for_good(notes: &FibreNotes) {
+    if let Some(start) = start_fn() {
+        // SAFETY: ASan's protocol; a NULL save pointer means this fibre ends.
+        unsafe { start(ptr::null_mut(), notes.from_bottom.get(), notes.from_size.get()) };
+        notes.fake_stack.set(ptr::null_mut());
+    }
+}
+
 /// Clears ASan's poison from a stack about to be reused: frames abandoned
 /// on it (a paused job that was freed) leave their redzones behind.
 pub fn unpoison(bottom: *const u8, size: usize) {
