@@ -541,6 +541,22 @@ mod tests {
     }
 
     #[test]
+    fn address_space_is_unbounded_without_a_limit() {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: valid out-pointer.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) }, 0);
+        if limit.rlim_cur == libc::RLIM_INFINITY {
+            assert_eq!(address_space_available(), None);
+            assert!(address_space_allows(1 << 40));
+        }
+        let in_use = address_space_in_use().expect("statm is readable");
+        assert!(in_use > 1 << 20, "a process uses more than 1 MiB of address space");
+    }
+
+    #[test]
     fn the_page_below_a_stack_is_its_guard() {
         let s = allocate().expect("stack");
         let below = s.bottom() as usize - 1;
