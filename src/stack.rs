@@ -386,10 +386,17 @@ impl Regions {
             }
             slots /= 2;
         }
-        log::emit(
-            Level::Warn,
-            format_args!("cannot map memory for job stacks: {}", std::io::Error::last_os_error()),
-        );
+        let why = std::io::Error::last_os_error();
+        if address_space_allows(self.slot_size()) {
+            log::emit(Level::Warn, format_args!("cannot map memory for job stacks: {why}"));
+        } else {
+            log::emit(
+                Level::Warn,
+                format_args!(
+                    "no more job stacks: the rest of the address-space limit (RLIMIT_AS) is left to the program"
+                ),
+            );
+        }
         false
     }
 
