@@ -3,6 +3,8 @@
 #   make demo    build the library and run OpenSSL's manual-page example on it
 #   make test    everything CI checks
 #   make bench   rustasync side by side with OpenSSL's own async layer
+#                (make bench-quick: the same, tiny, only checks it all runs)
+#   make install PREFIX=/usr/local DESTDIR=   /   make uninstall (same variables)
 #
 # Reliability checks (all run by `make test`):
 #   make valgrind-test   the C tests under valgrind memcheck
@@ -24,13 +26,30 @@ VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR    := $(firstword $(subst ., ,$(VERSION)))
 SONAME   := librustasync.so.$(MAJOR)
 GENERATED_HEADER = $(shell ls -t target/release/build/rustasync-*/out/openssl/async.h 2>/dev/null | head -n1)
+GENERATED_EXT_HEADER = $(shell ls -t target/release/build/rustasync-*/out/rustasync.h 2>/dev/null | head -n1)
+# What a program linking librustasync.a needs besides it, as rustc printed
+# it when the library was built (`make lib` captures it).
+NATIVE_STATIC_LIBS := $(LIBDIR)/native-static-libs.txt
+
+# Where `make install` puts things (GNU names; override any of them).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+bindir      ?= $(PREFIX)/bin
+libdir      ?= $(PREFIX)/lib
+includedir  ?= $(PREFIX)/include
+mandir      ?= $(PREFIX)/share/man
+pkgconfigdir ?= $(libdir)/pkgconfig
+# The .pc file names its directories relative to ${prefix} when it can, so
+# that `pkg-config --define-prefix` can relocate it.
+pc_libdir     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(libdir))
+pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 
 # Debian packages: what building and the basic tests need, and what the
 # tests with real programs need on top.
 BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make
 INTEROP_PACKAGES := haproxy wrk valgrind
 
-.PHONY: all lib header demo test rust-test c-test manpage-test header-test lint deps deps-interop clean \
+.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
 	valgrind-test sanitize-test fuzz-test stress-test
 
 FUZZ_SECONDS   ?= 30
@@ -45,18 +64,57 @@ deps-interop:
 	@tools/ensure-packages $(INTEROP_PACKAGES)
 
 # The shared library with its SONAME and the usual symlinks, and the
-# static library, staged in build/lib for the tests and the demo.
+# static library, staged in build/lib for the tests and the demo. Built with
+# `cargo rustc` so that rustc prints the native libraries a static link
+# needs (cargo replays the note when nothing was rebuilt).
 lib:
-	$(CARGO) build --release
 	@mkdir -p $(LIBDIR)
-	@cp target/release/librustasync.so $(LIBDIR)/librustasync.so.$(VERSION)
+	@$(CARGO) rustc --release --lib -- --print native-static-libs 2> $(BUILD)/cargo-lib.log; \
+	    status=$$?; grep -v -e '^note: ' -e '^$$' $(BUILD)/cargo-lib.log >&2; [ $$status -eq 0 ]
+	@sed -n 's/^note: native-static-libs: //p' $(BUILD)/cargo-lib.log | tail -n1 > $(NATIVE_STATIC_LIBS).new
+	@if [ -s $(NATIVE_STATIC_LIBS).new ]; then mv $(NATIVE_STATIC_LIBS).new $(NATIVE_STATIC_LIBS); \
+	    else rm -f $(NATIVE_STATIC_LIBS).new; fi
+	@[ -s $(NATIVE_STATIC_LIBS) ] || { echo "rustc printed no native-static-libs" >&2; exit 1; }
+	@# Copy then rename, so programs running on the old file keep their mapping.
+	@cp target/release/librustasync.so $(LIBDIR)/.librustasync.so.tmp
+	@mv -f $(LIBDIR)/.librustasync.so.tmp $(LIBDIR)/librustasync.so.$(VERSION)
 	@ln -sf librustasync.so.$(VERSION) $(LIBDIR)/$(SONAME)
 	@ln -sf $(SONAME) $(LIBDIR)/librustasync.so
-	@cp target/release/librustasync.a $(LIBDIR)/librustasync.a
+	@cp target/release/librustasync.a $(LIBDIR)/.librustasync.a.tmp
+	@mv -f $(LIBDIR)/.librustasync.a.tmp $(LIBDIR)/librustasync.a
 
-# Refreshes the committed header from what cbindgen generated.
+# Refreshes the committed headers from what cbindgen generated.
 header: lib
 	cp $(GENERATED_HEADER) include/openssl/async.h
+	cp $(GENERATED_EXT_HEADER) include/rustasync.h
+
+# Installs like any C library. The header goes to include/rustasync/openssl/
+# so that `pkg-config --cflags rustasync` makes <openssl/async.h> ours,
+# without replacing the system's.
+install: lib
+	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(includedir)/rustasync/openssl \
+	    $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man7
+	install -m 755 $(LIBDIR)/librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/librustasync.so.$(VERSION)
+	ln -sfn librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(libdir)/librustasync.so
+	install -m 644 $(LIBDIR)/librustasync.a $(DESTDIR)$(libdir)/librustasync.a
+	install -m 644 include/openssl/async.h $(DESTDIR)$(includedir)/rustasync/openssl/async.h
+	install -m 644 include/rustasync.h $(DESTDIR)$(includedir)/rustasync.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(pc_libdir)|' -e 's|@INCLUDEDIR@|$(pc_includedir)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e "s|@LIBS_PRIVATE@|$$(cat $(NATIVE_STATIC_LIBS))|" \
+	    tools/rustasync.pc.in > $(BUILD)/rustasync.pc
+	install -m 644 $(BUILD)/rustasync.pc $(DESTDIR)$(pkgconfigdir)/rustasync.pc
+	sed -e "s|^lib='@RUSTASYNC_LIB@'|lib='$(libdir)/$(SONAME)'|" tools/rustasync-preload > $(BUILD)/rustasync-preload
+	install -m 755 $(BUILD)/rustasync-preload $(DESTDIR)$(bindir)/rustasync-preload
+	install -m 644 man/rustasync.7 $(DESTDIR)$(mandir)/man7/rustasync.7
+
+uninstall:
+	rm -f $(DESTDIR)$(libdir)/librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME) \
+	    $(DESTDIR)$(libdir)/librustasync.so $(DESTDIR)$(libdir)/librustasync.a \
+	    $(DESTDIR)$(pkgconfigdir)/rustasync.pc $(DESTDIR)$(includedir)/rustasync.h \
+	    $(DESTDIR)$(includedir)/rustasync/openssl/async.h $(DESTDIR)$(bindir)/rustasync-preload \
+	    $(DESTDIR)$(mandir)/man7/rustasync.7
+	-rmdir $(DESTDIR)$(includedir)/rustasync/openssl $(DESTDIR)$(includedir)/rustasync 2>/dev/null
 
 # OpenSSL's own example from ASYNC_start_job(3ssl), unmodified, linked with
 # -lrustasync before -lcrypto.
@@ -67,7 +125,8 @@ demo: deps lib
 	@echo "--- ASYNC_start_job(3ssl) example, running on librustasync:"
 	@$(BUILD)/demo/example
 
-test: deps lint rust-test header-test c-test manpage-test sanitize-test valgrind-test fuzz-test
+test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
+	sanitize-test valgrind-test fuzz-test
 	@echo "make test: all passed"
 
 lint:
@@ -106,7 +165,21 @@ manpage-test: deps lib
 	c-tests/manpage-test.sh $(BUILD)/manpage $(LIBDIR)
 
 header-test: lib
-	c-tests/header-test.sh $(BUILD)/header $(GENERATED_HEADER)
+	c-tests/header-test.sh $(BUILD)/header $(GENERATED_HEADER) $(GENERATED_EXT_HEADER)
+
+# make install / uninstall into a staging root, then the man-page example
+# built with nothing but pkg-config's flags, dynamically and statically.
+install-test: deps lib
+	c-tests/install-test.sh $(BUILD)/install-test
+
+# RUSTASYNC_STATS=1 under the launcher with openssl speed: the report must
+# match the jobs speed ran.
+stats-test: lib
+	c-tests/stats-test.sh $(BUILD)/stats-test
+
+INTEROP_DEPS := lib
+include c-tests/interop/interop.mk
+include bench/bench.mk
 
 clean:
 	$(CARGO) clean

@@ -1,32 +1,63 @@
-//! Generates the C header from `src/ffi.rs` with cbindgen.
+//! Generates the C headers with cbindgen: `openssl/async.h` from
+//! `src/ffi.rs` (OpenSSL's API) and `rustasync.h` from `src/extensions.rs`
+//! (rustasync's own, with version macros taken from Cargo.toml).
 //!
-//! The header is written to `$OUT_DIR/openssl/async.h`. The copy users
-//! compile against is the committed `include/openssl/async.h`; a unit test
-//! fails when the two differ, and `make header` refreshes the committed one.
+//! Both are written under `$OUT_DIR`. The copies users compile against are
+//! committed under `include/`; `c-tests/header-test.sh` fails when they
+//! differ, and `make header` refreshes them.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let source = root.join("src/ffi.rs");
-    let config_path = root.join("cbindgen.toml");
-    println!("cargo:rerun-if-changed={}", source.display());
-    println!("cargo:rerun-if-changed={}", config_path.display());
-
-    let config = cbindgen::Config::from_file(&config_path).expect("cbindgen.toml parses");
-    let header = out.join("openssl/async.h");
-    cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(&source)
-        .generate()
-        .expect("cbindgen generates the header")
-        .write_to_file(&header);
+    let header = generate(&root, "src/ffi.rs", "cbindgen.toml", None, &out.join("openssl/async.h"));
     println!("cargo:rustc-env=RUSTASYNC_GENERATED_HEADER={}", header.display());
+
+    let version = env::var("CARGO_PKG_VERSION").expect("cargo sets the version");
+    let mut macros = String::from("\n/* The version of the library this header belongs to. */\n");
+    for (name, part) in [
+        ("MAJOR", "CARGO_PKG_VERSION_MAJOR"),
+        ("MINOR", "CARGO_PKG_VERSION_MINOR"),
+        ("PATCH", "CARGO_PKG_VERSION_PATCH"),
+    ] {
+        let value = env::var(part).expect("cargo sets the version");
+        macros.push_str(&format!("#define RUSTASYNC_VERSION_{name} {value}\n"));
+    }
+    macros.push_str(&format!(
+        "#define RUSTASYNC_VERSION_STRING \"{version}\"\n\n#ifdef __cplusplus\nextern \"C\" {{\n#endif"
+    ));
+    let ext = generate(
+        &root,
+        "src/extensions.rs",
+        "cbindgen-ext.toml",
+        Some(macros),
+        &out.join("rustasync.h"),
+    );
+    println!("cargo:rustc-env=RUSTASYNC_GENERATED_EXT_HEADER={}", ext.display());
 
     // A SONAME lets programs linked with -lrustasync find the library by its
     // major version, like any other C library.
     let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librustasync.so.{major}");
+}
+
+/// Runs cbindgen over one source file with one configuration.
+fn generate(root: &Path, source: &str, config: &str, after_includes: Option<String>, header: &Path) -> PathBuf {
+    let source = root.join(source);
+    let config_path = root.join(config);
+    println!("cargo:rerun-if-changed={}", source.display());
+    println!("cargo:rerun-if-changed={}", config_path.display());
+    let mut config = cbindgen::Config::from_file(&config_path).expect("the cbindgen configuration parses");
+    if after_includes.is_some() {
+        config.after_includes = after_includes;
+    }
+    cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(&source)
+        .generate()
+        .expect("cbindgen generates the header")
+        .write_to_file(header);
+    header.to_path_buf()
 }

@@ -113,7 +113,20 @@ int main(void)
         ASYNC_WAIT_CTX_free(ctxs[i]);
     }
 
-    /* fork while another thread creates and frees jobs. */
+    /* fork while another thread creates and frees jobs. Not under ASan:
+     * GCC 12's libasan has no fork interceptor, so a child forked while
+     * another thread holds ASan's allocator lock can hang in its first
+     * malloc, whatever this library does. */
+#if defined(__SANITIZE_ADDRESS__)
+    printf("fork during churn: skipped under AddressSanitizer\n");
+    ASYNC_cleanup_thread();
+    (void)churn;
+    (void)one_job;
+    (void)churner;
+    (void)forks;
+    (void)ok;
+    return TEST_DONE();
+#endif
     forks = (int)scaled(100);
     ok = 1;
     CHECK(pthread_create(&churner, NULL, churn, NULL) == 0);

@@ -5,12 +5,17 @@
 #    -Wall -Wextra -pedantic -Werror;
 #  - a translation unit that includes the system's <openssl/async.h> and then
 #    ours compiles as C11/C17 and C++11/17: any drift in a type, prototype
-#    or constant is a conflicting redeclaration or macro redefinition.
+#    or constant is a conflicting redeclaration or macro redefinition;
+#  - include/rustasync.h (the extensions) is exactly what cbindgen generates
+#    from src/extensions.rs, compiles with and without <openssl/async.h> as
+#    C89..C17 and C++98..C++17, and its version macros agree with
+#    rustasync_version() and Cargo.toml.
 #
-#   c-tests/header-test.sh BUILD_DIR GENERATED_HEADER
+#   c-tests/header-test.sh BUILD_DIR GENERATED_HEADER GENERATED_EXT_HEADER
 set -uo pipefail
 build=${1:?build dir}
 generated=${2:?generated header}
+generated_ext=${3:?generated extension header}
 root=$(cd "$(dirname "$0")/.." && pwd)
 ours="$root/include/openssl/async.h"
 passed=0
@@ -68,6 +73,64 @@ for std in c++11 c++17; do
         result fail "system header + ours as $std" "$(head -5 "$build/both.$std.log")"
     fi
 done
+
+# The extension header.
+ext="$root/include/rustasync.h"
+if cmp -s "$generated_ext" "$ext"; then
+    result ok "committed rustasync.h matches the generated one"
+else
+    result fail "committed rustasync.h" "differs from $generated_ext; run 'make header' and commit"
+fi
+cat > "$build/ext.c" <<'C'
+#include <rustasync.h>
+#include <openssl/async.h>
+#include <rustasync.h>
+static int use(void) {
+    struct rustasync_stats st;
+    const char *(*version)(void) = rustasync_version;
+    int (*stats)(struct rustasync_stats *) = rustasync_stats;
+    st.jobs_started = 0;
+    st.stack_measured = 0;
+    return version != 0 && stats != 0 && st.jobs_started == 0 && RUSTASYNC_VERSION_MAJOR >= 0 &&
+        RUSTASYNC_VERSION_MINOR >= 0 && RUSTASYNC_VERSION_PATCH >= 0 && RUSTASYNC_VERSION_STRING[0] != 0;
+}
+int main(void) { return use() ? 0 : 1; }
+C
+cp "$build/ext.c" "$build/ext.cc"
+for std in c89 c99 c11 c17; do
+    if cc -std=$std -Wall -Wextra -pedantic -Werror -I"$root/include" -c -o /dev/null "$build/ext.c" 2> "$build/ext.$std.log"; then
+        result ok "rustasync.h compiles as $std"
+    else
+        result fail "rustasync.h as $std" "$(head -5 "$build/ext.$std.log")"
+    fi
+done
+for std in c++98 c++11 c++17; do
+    if c++ -std=$std -Wall -Wextra -pedantic -Werror -I"$root/include" -c -o /dev/null "$build/ext.cc" 2> "$build/ext.$std.log"; then
+        result ok "rustasync.h compiles as $std"
+    else
+        result fail "rustasync.h as $std" "$(head -5 "$build/ext.$std.log")"
+    fi
+done
+libdir="$root/build/lib"
+cat > "$build/version.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include <rustasync.h>
+int main(void) {
+    char macros[64];
+    sprintf(macros, "%d.%d.%d", RUSTASYNC_VERSION_MAJOR, RUSTASYNC_VERSION_MINOR, RUSTASYNC_VERSION_PATCH);
+    printf("%s %s %s\n", rustasync_version(), RUSTASYNC_VERSION_STRING, macros);
+    return strcmp(rustasync_version(), RUSTASYNC_VERSION_STRING) != 0 || strcmp(macros, RUSTASYNC_VERSION_STRING) != 0;
+}
+C
+cargo_version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n1)
+if cc -std=c99 -Wall -Wextra -Werror -I"$root/include" -o "$build/version" "$build/version.c" \
+        -L"$libdir" -Wl,-rpath,"$libdir" -lrustasync 2> "$build/version.log" \
+    && out=$("$build/version") && [ "$out" = "$cargo_version $cargo_version $cargo_version" ]; then
+    result ok "rustasync_version() = RUSTASYNC_VERSION_STRING = MAJOR.MINOR.PATCH = Cargo.toml ($cargo_version)"
+else
+    result fail "version" "got '${out:-}', want $cargo_version thrice; $(head -3 "$build/version.log")"
+fi
 
 echo "header: $passed passed, $failed failed"
 [ $failed -eq 0 ]

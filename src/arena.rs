@@ -14,8 +14,11 @@ use crate::log::{self, Level};
 /// until the host program keeps its share (`stack::address_space_allows`).
 const RESERVE_BYTES: usize = 1 << 30;
 const MIN_RESERVE_BYTES: usize = 1 << 22;
-/// Committed in steps of this many bytes.
-const COMMIT_STEP: usize = 1 << 18;
+/// Committed in steps of one transparent huge page, so that (where the
+/// kernel allows THP on request) 8,192 control blocks share one TLB entry:
+/// resuming thousands of jobs in random order then misses the TLB on their
+/// stacks only. The first step costs 2 MiB of resident memory.
+const COMMIT_STEP: usize = 1 << 21;
 
 /// A fixed-size-slot arena of `T`, reserved once, never unmapped. Freed slots
 /// stay readable (zeroed state means free), so stale handles can be checked.
@@ -53,8 +56,9 @@ impl<T> Arena<T> {
         }
     }
 
+    /// A power of two, so that checking a handle needs no division.
     const fn slot() -> usize {
-        size_of::<T>().next_multiple_of(align_of::<T>())
+        size_of::<T>().next_multiple_of(align_of::<T>()).next_power_of_two()
     }
 
     /// Whether `p` is the address of a slot of this arena (free or not).
@@ -62,7 +66,7 @@ impl<T> Arena<T> {
     pub fn contains(&self, p: *const T) -> bool {
         let base = self.base.load(Ordering::Acquire);
         let offset = (p as usize).wrapping_sub(base);
-        base != 0 && offset < self.committed.load(Ordering::Acquire) && offset % Self::slot() == 0
+        base != 0 && offset < self.committed.load(Ordering::Acquire) && offset & (Self::slot() - 1) == 0
     }
 
     /// A slot for a new `T`, zero-filled or as its last user left it; `None`
@@ -151,6 +155,9 @@ impl<T> Arena<T> {
                 )
             };
             if base != libc::MAP_FAILED {
+                // SAFETY: advice on our own fresh mapping; failure (no THP)
+                // only means ordinary pages.
+                unsafe { libc::madvise(base, length, libc::MADV_HUGEPAGE) };
                 state.reserved = length;
                 self.base.store(base as usize, Ordering::Release);
                 return Some(());

@@ -73,7 +73,7 @@ pub const ASYNC_R_INVALID_POOL_SIZE: c_int = 103;
 pub const ASYNC_R_INIT_FAILED: c_int = 105;
 
 /// Runs an export's body with panics stopped at the boundary.
-fn boundary<R>(function: &CStr, failure: R, body: impl FnOnce() -> R) -> R {
+pub(crate) fn boundary<R>(function: &CStr, failure: R, body: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
         report(
             function,
@@ -130,7 +130,7 @@ pub extern "C" fn ASYNC_init_thread(max_size: usize, init_size: usize) -> c_int 
 pub extern "C" fn ASYNC_cleanup_thread() {
     boundary(c"ASYNC_cleanup_thread", (), || {
         if let Some(thread) = ThreadState::current_thread() {
-            thread.drop_pool();
+            thread.cleanup();
         }
     })
 }
@@ -248,12 +248,13 @@ pub unsafe extern "C" fn ASYNC_get_wait_ctx(job: *mut ASYNC_JOB) -> *mut ASYNC_W
 }
 
 /// Inside a job, stops `ASYNC_pause_job` from pausing until the matching
-/// `ASYNC_unblock_pause`; calls nest. Ignored outside a job.
+/// `ASYNC_unblock_pause`; calls nest. The count belongs to the thread, as in
+/// OpenSSL. Ignored outside a job.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_block_pause() {
     boundary(c"ASYNC_block_pause", (), || {
-        if let Some(job) = ThreadState::current_thread().and_then(ThreadState::running_job) {
-            job.block_pause();
+        if let Some(thread) = ThreadState::current_thread() {
+            thread.block_pause();
         }
     })
 }
@@ -262,8 +263,8 @@ pub extern "C" fn ASYNC_block_pause() {
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_unblock_pause() {
     boundary(c"ASYNC_unblock_pause", (), || {
-        if let Some(job) = ThreadState::current_thread().and_then(ThreadState::running_job) {
-            job.unblock_pause();
+        if let Some(thread) = ThreadState::current_thread() {
+            thread.unblock_pause();
         }
     })
 }
@@ -503,7 +504,8 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_callback(
             1
         }
         None => {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
+            // OpenSSL returns 0 here without an error on its queue.
+            log::emit(Level::Warn, format_args!("{}: ctx is NULL", NAME.to_string_lossy()));
             0
         }
     })
@@ -560,7 +562,8 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_status(ctx: *mut ASYNC_WAIT_CTX, sta
             1
         }
         None => {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
+            // OpenSSL returns 0 here without an error on its queue.
+            log::emit(Level::Warn, format_args!("{}: ctx is NULL", NAME.to_string_lossy()));
             0
         }
     })
@@ -622,5 +625,21 @@ pub unsafe extern "C" fn ASYNC_get_mem_functions(
                 *free_fn = Some(free);
             }
         }
+    })
+}
+
+/// Not part of `<openssl/async.h>` (and left out of the header): a
+/// pass-through for libcrypto's function of the same name, so the library
+/// learns when a program first changes a thread's default library context.
+/// Until then job switches skip the default-context swap that OpenSSL does
+/// on every switch, which would change nothing; see `openssl.rs`.
+///
+/// # Safety
+/// As for libcrypto's `OSSL_LIB_CTX_set0_default`: `libctx` is NULL or a
+/// live library context.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn OSSL_LIB_CTX_set0_default(libctx: *mut c_void) -> *mut c_void {
+    boundary(c"OSSL_LIB_CTX_set0_default", ptr::null_mut(), || {
+        openssl::set0_default_passthrough(libctx)
     })
 }

@@ -81,20 +81,25 @@ impl Suspended {
     }
 
     /// From inside a job: switches back to the side that entered it, and
-    /// returns when the job is entered again. `notes` are the job's own.
+    /// returns when the job is entered again. `notes` are the job's own
+    /// (None when AddressSanitizer is absent).
     ///
     /// # Safety
     /// Must run on the job's own stack, with this cell holding the context of
     /// the code that entered the job.
-    pub unsafe fn leave(&self, why: Yield, notes: &FibreNotes) {
+    pub unsafe fn leave(&self, why: Yield, notes: Option<&FibreNotes>) {
         let Some(target) = self.0.take() else {
             return;
         };
-        sanitizer::leaving(notes);
+        if let Some(notes) = notes {
+            sanitizer::leaving(notes);
+        }
         // SAFETY: the caller guarantees we are on the job's stack and the
         // target is the suspended code that entered it.
         let transfer = unsafe { target.resume(why.encode()) };
-        sanitizer::arrived(notes);
+        if let Some(notes) = notes {
+            sanitizer::arrived(notes);
+        }
         self.0.set(Some(transfer.context));
     }
 

@@ -18,15 +18,16 @@ use crate::log::{self, Level};
 use crate::openssl::{self, LibCtx};
 use crate::pool::ThreadState;
 use crate::sanitizer::{self, FibreNotes};
-use crate::stack::{self, Stack};
-use crate::wait_ctx::WaitCtx;
+use crate::stack::{self, Stack, StackSide};
+use crate::stats;
+use crate::wait_ctx::{Resync, WaitCtx};
 
 /// The function a job runs: `int (*func)(void *)`.
 pub type JobFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 
 /// Argument blocks up to this size are copied into the control block; larger
 /// ones go to the heap. libssl passes 40 bytes, `openssl speed` 8.
-pub const INLINE_ARGS: usize = 128;
+pub const INLINE_ARGS: usize = 96;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -39,42 +40,47 @@ pub enum State {
     Paused = 3,
 }
 
+/// Argument bytes aligned as `malloc`'s would be, since jobs cast them to
+/// their own structures.
+#[repr(C, align(16))]
+struct InlineArgs([u8; INLINE_ARGS]);
+
+/// Fields are ordered by use: everything a pause or resume touches sits in
+/// the first cache line, so resuming thousands of jobs in random order costs
+/// one line of the control block each.
 #[repr(C, align(64))]
 pub struct Job {
-    /// First, so the copied arguments get the alignment `malloc` would give.
-    inline_args: UnsafeCell<[u8; INLINE_ARGS]>,
     state: Cell<State>,
-    /// Nesting depth of `ASYNC_block_pause` inside this job.
-    blocked: Cell<u32>,
-    /// Paused or running jobs of a pool that was cleaned up or replaced: freed
-    /// when they finish instead of going back to a pool.
-    orphan: Cell<bool>,
-    args_on_heap: Cell<bool>,
-    ret: Cell<c_int>,
     owner: Cell<*const ThreadState>,
-    /// Index in the owner's list of jobs.
-    owned_at: Cell<usize>,
     /// The job that was current when this one was entered.
     parent: Cell<*mut Job>,
-    func: Cell<Option<JobFn>>,
-    args: Cell<*mut c_void>,
-    wait_ctx: Cell<*mut WaitCtx>,
-    /// The default library context the job last ran with.
-    libctx: Cell<LibCtx>,
     /// Where the job stopped, while it is not running.
     fibre: Suspended,
-    /// Whether the fibre ever ran (and so may own sanitizer state).
-    entered: Cell<bool>,
-    /// Set while a freed job is entered one last time (sanitizer runs only).
-    dying: Cell<bool>,
     /// Where to go when the job pauses or finishes, while it is running.
     resumer: Suspended,
-    /// What AddressSanitizer needs to follow switches into and out of it.
-    notes: FibreNotes,
+    wait_ctx: Cell<*mut WaitCtx>,
+    /// Whether the wait context's counts need resetting at the next resume.
+    resync: Cell<Resync>,
+    /// The default library context the job last ran with.
+    libctx: Cell<LibCtx>,
+    func: Cell<Option<JobFn>>,
+    args: Cell<*mut c_void>,
+    ret: Cell<c_int>,
+    /// Set on the busy jobs of a pool that was cleaned up or replaced: they
+    /// no longer count against any pool's limit.
+    uncounted: Cell<bool>,
+    args_on_heap: Cell<bool>,
+    /// Index in the owner's list of jobs.
+    owned_at: Cell<usize>,
     stack: UnsafeCell<Option<Stack>>,
+    inline_args: UnsafeCell<InlineArgs>,
 }
 
 pub static JOBS: Arena<Job> = Arena::new();
+
+// Sixteen control blocks per page: keep the block within 256 bytes.
+const _: () = assert!(size_of::<Job>() <= 256);
+const _: () = assert!(std::mem::offset_of!(Job, libctx) + size_of::<LibCtx>() <= 64);
 
 impl Job {
     /// A handle from C, if it is the address of one of our control blocks.
@@ -102,12 +108,12 @@ impl Job {
         self.wait_ctx.get()
     }
 
-    pub fn is_orphan(&self) -> bool {
-        self.orphan.get()
+    pub fn is_uncounted(&self) -> bool {
+        self.uncounted.get()
     }
 
-    pub fn set_orphan(&self) {
-        self.orphan.set(true);
+    pub fn set_uncounted(&self) {
+        self.uncounted.set(true);
     }
 
     pub fn owned_at(&self) -> usize {
@@ -116,18 +122,6 @@ impl Job {
 
     pub fn set_owned_at(&self, index: usize) {
         self.owned_at.set(index);
-    }
-
-    pub fn blocked_count(&self) -> u32 {
-        self.blocked.get()
-    }
-
-    pub fn block_pause(&self) {
-        self.blocked.set(self.blocked.get().saturating_add(1));
-    }
-
-    pub fn unblock_pause(&self) {
-        self.blocked.set(self.blocked.get().saturating_sub(1));
     }
 
     /// Makes a job with its own stack and a fibre ready to run, owned by
@@ -142,10 +136,9 @@ impl Job {
         // fibre on it can no longer run; `job_entry` never returns.
         let fibre = unsafe { Suspended::on_stack(&stack, job_entry) };
         let job = Job {
-            inline_args: UnsafeCell::new([0; INLINE_ARGS]),
+            inline_args: UnsafeCell::new(InlineArgs([0; INLINE_ARGS])),
             state: Cell::new(State::Idle),
-            blocked: Cell::new(0),
-            orphan: Cell::new(false),
+            uncounted: Cell::new(false),
             args_on_heap: Cell::new(false),
             ret: Cell::new(0),
             owner: Cell::new(owner),
@@ -154,12 +147,10 @@ impl Job {
             func: Cell::new(None),
             args: Cell::new(ptr::null_mut()),
             wait_ctx: Cell::new(ptr::null_mut()),
-            libctx: Cell::new(LibCtx::NONE),
+            resync: Cell::new(Resync::Clean),
+            libctx: Cell::new(LibCtx::GLOBAL),
             fibre,
-            entered: Cell::new(false),
-            dying: Cell::new(false),
             resumer: Suspended::default(),
-            notes: FibreNotes::default(),
             stack: UnsafeCell::new(Some(stack)),
         };
         // SAFETY: `slot` is an arena slot handed to us alone; writing a whole
@@ -185,14 +176,39 @@ impl Job {
         JOBS.release(self.as_handle());
     }
 
+    /// The bookkeeping block at the top of the job's stack.
+    fn side(&self) -> Option<&StackSide> {
+        // SAFETY: the stack Option changes only in `destroy`, on the owning
+        // thread, which is the only one calling this.
+        unsafe { &*self.stack.get() }.as_ref().map(Stack::side)
+    }
+
+    /// The job's notes for AddressSanitizer, or None without it (one load
+    /// and a branch: this is on every switch).
+    #[inline]
+    fn notes(&self) -> Option<&FibreNotes> {
+        if !sanitizer::active() {
+            return None;
+        }
+        self.side().map(|side| &side.notes)
+    }
+
     /// Under AddressSanitizer, enters a job that ran once more so that it can
     /// announce its end (see `sanitizer::leaving_for_good`). A no-op, one
     /// load, otherwise.
     fn end_fibre_for_sanitizer(&self) {
-        if !sanitizer::active() || !self.entered.get() {
+        // A fibre that never ran has nothing to end (and its first entry
+        // would start the job's function).
+        if !sanitizer::active() {
             return;
         }
-        self.dying.set(true);
+        let Some(side) = self.side() else {
+            return;
+        };
+        if !side.notes.has_arrived() {
+            return;
+        }
+        side.dying.set(true);
         // SAFETY: the job is idle or paused (never running when destroyed),
         // so its fibre is suspended on its still-mapped stack; on arrival it
         // sees `dying` and switches straight back, running nothing else.
@@ -201,17 +217,19 @@ impl Job {
                 self.fibre.enter(0, stack);
             }
         }
-        self.dying.set(false);
-        self.entered.set(false);
+        side.dying.set(false);
     }
 
     /// On the job's stack, after every switch into it: a job being freed
     /// leaves for good instead of going on.
+    #[inline]
     fn check_dying(&self) {
-        if self.dying.get() {
+        if let Some(notes) = self.notes()
+            && self.side().is_some_and(|side| side.dying.get())
+        {
             // SAFETY: on this job's stack; `destroy` entered it and will
             // never enter it again.
-            unsafe { self.resumer.leave_for_good(&self.notes) }
+            unsafe { self.resumer.leave_for_good(notes) }
         }
     }
 
@@ -242,7 +260,11 @@ impl Job {
         self.args.set(copy);
         self.func.set(Some(func));
         self.wait_ctx.set(wait_ctx);
-        self.blocked.set(0);
+        // SAFETY: a non-null wait context is live for the whole job (the
+        // caller's contract with ASYNC_start_job).
+        if let Some(ctx) = unsafe { wait_ctx.as_mut() } {
+            ctx.attach(&self.resync);
+        }
         self.ret.set(0);
         true
     }
@@ -259,7 +281,10 @@ impl Job {
     /// Clears what a finished run left behind and returns its result.
     pub fn finish(&self) -> c_int {
         self.free_args();
-        self.wait_ctx.set(ptr::null_mut());
+        // SAFETY: as in `prepare`.
+        if let Some(ctx) = unsafe { self.wait_ctx.replace(ptr::null_mut()).as_mut() } {
+            ctx.detach(&self.resync);
+        }
         self.func.set(None);
         self.state.set(State::Idle);
         self.ret.get()
@@ -276,7 +301,6 @@ impl Job {
             openssl::ensure_default(starter_ctx, self.libctx.get());
         }
         self.parent.set(thread.current());
-        self.entered.set(true);
         thread.set_current(self.as_handle());
         self.state.set(State::Running);
         if log::enabled(Level::Trace) {
@@ -303,18 +327,62 @@ impl Job {
     /// to whoever entered the job, and returns once the job is resumed.
     pub fn pause(&self) {
         self.state.set(State::Paused);
+        if stats::enabled() {
+            self.note_depth_at_pause();
+        }
         if log::enabled(Level::Trace) {
             log::emit(Level::Trace, format_args!("pause job {:p}", self));
         }
         // SAFETY: this runs on the job's stack while it is running, so the
         // resumer cell holds the suspended code that entered it.
-        unsafe { self.resumer.leave(Yield::Paused, &self.notes) };
+        unsafe { self.resumer.leave(Yield::Paused, self.notes()) };
         self.check_dying();
-        let wait_ctx = self.wait_ctx.get();
-        if !wait_ctx.is_null() {
-            // SAFETY: the wait context was given to ASYNC_start_job, and the
-            // caller must keep it alive while the job uses it.
-            unsafe { (*wait_ctx).reset_counts() };
+        let resync = self.resync.get();
+        if resync == Resync::Clean {
+            return;
+        }
+        // SAFETY: the wait context was given to ASYNC_start_job, and the
+        // caller must keep it alive while the job uses it.
+        if let Some(ctx) = unsafe { self.wait_ctx.get().as_mut() } {
+            ctx.reset_counts();
+        }
+        if resync == Resync::Dirty {
+            self.resync.set(Resync::Clean);
+        }
+    }
+
+    /// Records how deep the job's stack is at this pause, for the owner's
+    /// stats. Runs on the job's own stack.
+    #[cold]
+    #[inline(never)]
+    fn note_depth_at_pause(&self) {
+        let here = 0u8;
+        let sp = ptr::from_ref(&here) as usize;
+        // SAFETY: the job is running on this thread (we are on its stack), so
+        // no one else touches the Option.
+        let Some(top) = (unsafe { &*self.stack.get() }).as_ref().map(|s| s.top() as usize) else {
+            return;
+        };
+        // SAFETY: the owner of a running job is this thread's live state.
+        let Some(owner) = (unsafe { self.owner.get().as_ref() }) else {
+            return;
+        };
+        let depth = top.saturating_sub(sp) as u64;
+        let deepest = &owner.counters().deepest_at_pause;
+        if depth > deepest.load(std::sync::atomic::Ordering::Relaxed) {
+            stats::set(deepest, depth);
+        }
+    }
+
+    /// Measures how deep the job's painted stack has been used. The job must
+    /// not be running and must belong to the calling thread.
+    pub fn scan_stack(&self) {
+        // SAFETY: the job is idle or paused and owned by this thread, so
+        // nothing runs on its stack and no one else touches the Option.
+        if let Some(stack) = unsafe { &*self.stack.get() } {
+            // SAFETY: the stack was painted when allocated (stats are on) and
+            // nothing runs on it.
+            unsafe { stats::scan(stack.bottom(), stack.top() as usize - stack.bottom() as usize) };
         }
     }
 
@@ -348,12 +416,14 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
     // SAFETY: `enter` passes the address of the job whose fibre this is; the
     // slot lives for the life of the process.
     let job = unsafe { &*(transfer.data as *const Job) };
-    sanitizer::arrived(&job.notes);
+    if let Some(notes) = job.notes() {
+        sanitizer::arrived(notes);
+    }
     job.resumer.store(transfer.context);
     loop {
         job.run();
         // SAFETY: running on this job's stack, entered through `enter`.
-        unsafe { job.resumer.leave(Yield::Finished, &job.notes) };
+        unsafe { job.resumer.leave(Yield::Finished, job.notes()) };
         job.check_dying();
     }
 }

@@ -10,6 +10,7 @@
 
 mod arena;
 mod config;
+pub mod extensions;
 pub mod ffi;
 mod fibre;
 mod job;
@@ -19,5 +20,6 @@ mod overflow;
 mod pool;
 mod sanitizer;
 mod stack;
+mod stats;
 mod valgrind;
 mod wait_ctx;

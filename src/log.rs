@@ -45,11 +45,15 @@ impl Level {
     }
 }
 
+#[inline]
 fn configured() -> u8 {
     let level = LEVEL.load(Ordering::Relaxed);
-    if level != UNREAD {
-        return level;
-    }
+    if level != UNREAD { level } else { read_environment() }
+}
+
+#[cold]
+#[inline(never)]
+fn read_environment() -> u8 {
     let value = std::env::var("RUSTASYNC_LOG").unwrap_or_default();
     let parsed = Level::parse(&value);
     let level = parsed.unwrap_or(Level::Warn) as u8;

@@ -5,10 +5,19 @@
 //! process (linked by the program, preloaded beside us, or opened later) its
 //! symbols are looked up with `dlsym`, so the same binary works in processes
 //! with and without OpenSSL.
+//!
+//! OpenSSL swaps the thread's default `OSSL_LIB_CTX` at every job switch,
+//! which costs two calls into libcrypto per switch. Nearly every program
+//! leaves the default alone, and then every swap is a no-op. So the library
+//! also exports a pass-through `OSSL_LIB_CTX_set0_default` that notes when
+//! anyone first changes a default; until then the swaps are skipped, and
+//! from then on they are done exactly as OpenSSL does.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+use crate::log::{self, Level};
 
 /// `ERR_LIB_ASYNC` in `<openssl/err.h>`.
 pub const ERR_LIB_ASYNC: c_int = 51;
@@ -22,6 +31,7 @@ pub const ERR_R_INTERNAL_ERROR: c_int = 259 | ERR_RFLAG_FATAL | ERR_RFLAG_COMMON
 pub const ERR_R_PASSED_INVALID_ARGUMENT: c_int = 262 | ERR_RFLAG_COMMON;
 
 type SetDefaultFn = unsafe extern "C" fn(*mut c_void) -> *mut c_void;
+type GlobalDefaultFn = unsafe extern "C" fn() -> *mut c_void;
 type ErrNewFn = unsafe extern "C" fn();
 type ErrSetDebugFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char);
 type ErrSetErrorFn = unsafe extern "C" fn(c_int, c_int, *const c_char, ...);
@@ -29,6 +39,7 @@ type ErrSetErrorFn = unsafe extern "C" fn(c_int, c_int, *const c_char, ...);
 /// The libcrypto 3 entry points this library uses, resolved together.
 struct Crypto {
     set0_default: SetDefaultFn,
+    global_default: *mut c_void,
     err_new: ErrNewFn,
     err_set_debug: ErrSetDebugFn,
     err_set_error: ErrSetErrorFn,
@@ -36,6 +47,11 @@ struct Crypto {
 
 /// Null until libcrypto 3 is found; then a leaked, immutable `Crypto`.
 static CRYPTO: AtomicPtr<Crypto> = AtomicPtr::new(ptr::null_mut());
+/// libcrypto's own `OSSL_LIB_CTX_set0_default`, behind our pass-through.
+static REAL_SET0_DEFAULT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+/// Set once any thread has made something other than the global context
+/// its default.
+static DEFAULTS_CHANGED: AtomicBool = AtomicBool::new(false);
 
 /// Looks for libcrypto 3 if it has not been found yet. Called when a thread
 /// first uses the library and before raising an error, so a libcrypto opened
@@ -67,15 +83,19 @@ fn resolve() -> Option<Crypto> {
 }
 
 fn resolve_in(handle: *mut c_void) -> Option<Crypto> {
-    let set0_default = symbol(handle, c"OSSL_LIB_CTX_set0_default")?;
+    let set0_default = real_set0_default().or_else(|| symbol(handle, c"OSSL_LIB_CTX_set0_default"))?;
+    let global_default = symbol(handle, c"OSSL_LIB_CTX_get0_global_default")?;
     let err_new = symbol(handle, c"ERR_new")?;
     let err_set_debug = symbol(handle, c"ERR_set_debug")?;
     let err_set_error = symbol(handle, c"ERR_set_error")?;
     // SAFETY: each symbol was found by its exact C name in libcrypto 3 and is
-    // given the prototype `<openssl/crypto.h>` and `<openssl/err.h>` declare.
+    // given the prototype `<openssl/crypto.h>` and `<openssl/err.h>` declare;
+    // the global default context exists for the life of the process.
     unsafe {
+        let global_default = std::mem::transmute::<*mut c_void, GlobalDefaultFn>(global_default)();
         Some(Crypto {
             set0_default: std::mem::transmute::<*mut c_void, SetDefaultFn>(set0_default),
+            global_default,
             err_new: std::mem::transmute::<*mut c_void, ErrNewFn>(err_new),
             err_set_debug: std::mem::transmute::<*mut c_void, ErrSetDebugFn>(err_set_debug),
             err_set_error: std::mem::transmute::<*mut c_void, ErrSetErrorFn>(err_set_error),
@@ -90,9 +110,45 @@ fn local_libcrypto_handle() -> *mut c_void {
 }
 
 fn symbol(handle: *mut c_void, name: &CStr) -> Option<*mut c_void> {
-    // SAFETY: `handle` is RTLD_DEFAULT or a handle from dlopen; `name` is a C string.
+    // SAFETY: `handle` is RTLD_DEFAULT, RTLD_NEXT or a handle from dlopen;
+    // `name` is a C string.
     let found = unsafe { libc::dlsym(handle, name.as_ptr()) };
     (!found.is_null()).then_some(found)
+}
+
+/// libcrypto's `OSSL_LIB_CTX_set0_default`: the next definition after ours
+/// in the lookup order, or the one in a privately opened libcrypto.
+fn real_set0_default() -> Option<*mut c_void> {
+    let cached = REAL_SET0_DEFAULT.load(Ordering::Acquire);
+    if !cached.is_null() {
+        return Some(cached);
+    }
+    let found = symbol(libc::RTLD_NEXT, c"OSSL_LIB_CTX_set0_default").or_else(|| {
+        let handle = local_libcrypto_handle();
+        if handle.is_null() {
+            None
+        } else {
+            symbol(handle, c"OSSL_LIB_CTX_set0_default")
+        }
+    })?;
+    REAL_SET0_DEFAULT.store(found, Ordering::Release);
+    Some(found)
+}
+
+/// Behind the exported `OSSL_LIB_CTX_set0_default`: notes that defaults are
+/// in play, then does what libcrypto's function does.
+pub fn set0_default_passthrough(libctx: *mut c_void) -> *mut c_void {
+    if !libctx.is_null() && !DEFAULTS_CHANGED.swap(true, Ordering::AcqRel) {
+        log::emit(
+            Level::Debug,
+            format_args!("a default OSSL_LIB_CTX was set; jobs now switch default contexts"),
+        );
+    }
+    match real_set0_default() {
+        // SAFETY: libcrypto's own function, called with the caller's argument.
+        Some(real) => unsafe { std::mem::transmute::<*mut c_void, SetDefaultFn>(real)(libctx) },
+        None => ptr::null_mut(),
+    }
 }
 
 #[inline]
@@ -101,37 +157,47 @@ fn crypto() -> Option<&'static Crypto> {
     unsafe { CRYPTO.load(Ordering::Acquire).as_ref() }
 }
 
-/// A thread's default `OSSL_LIB_CTX`, as an opaque pointer.
+/// A thread's default `OSSL_LIB_CTX`, as an opaque pointer. `GLOBAL` stands
+/// for libcrypto's global default (and for "no libcrypto").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LibCtx(*mut c_void);
 
 impl LibCtx {
-    pub const NONE: LibCtx = LibCtx(ptr::null_mut());
+    pub const GLOBAL: LibCtx = LibCtx(ptr::null_mut());
 }
 
-/// The calling thread's current default library context, or `NONE` when
-/// libcrypto 3 is not in the process.
+/// The calling thread's current default library context. While no thread
+/// has changed its default this is `GLOBAL` without asking libcrypto.
 #[inline]
 pub fn current_default() -> LibCtx {
+    if !DEFAULTS_CHANGED.load(Ordering::Acquire) {
+        return LibCtx::GLOBAL;
+    }
     match crypto() {
         // SAFETY: set0_default(NULL) only reads the thread's default context.
         Some(c) => LibCtx(unsafe { (c.set0_default)(ptr::null_mut()) }),
-        None => LibCtx::NONE,
+        None => LibCtx::GLOBAL,
     }
 }
 
-/// Makes `wanted` the thread's default library context unless it already is.
-/// OpenSSL swaps the default at every job switch; skipping the store when
-/// nothing changed keeps the common case to one call.
+/// Makes `wanted` the thread's default library context unless `current`,
+/// the thread's default now, already is it.
 #[inline]
 pub fn ensure_default(current: LibCtx, wanted: LibCtx) {
-    if current == wanted || wanted == LibCtx::NONE {
+    if current == wanted {
         return;
     }
     if let Some(c) = crypto() {
-        // SAFETY: `wanted` was returned by set0_default on this thread, so it
-        // is a library context libcrypto knows (or its global default).
-        unsafe { (c.set0_default)(wanted.0) };
+        let target = if wanted == LibCtx::GLOBAL {
+            c.global_default
+        } else {
+            wanted.0
+        };
+        if target != current.0 {
+            // SAFETY: `target` is the global default or a context that
+            // set0_default returned on this thread, so libcrypto knows it.
+            unsafe { (c.set0_default)(target) };
+        }
     }
 }
 

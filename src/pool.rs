@@ -20,6 +20,7 @@ use crate::openssl;
 use crate::overflow::{self, AltStack};
 use crate::sanitizer;
 use crate::stack;
+use crate::stats::{self, ThreadCounters};
 use crate::wait_ctx::WaitCtx;
 
 thread_local! {
@@ -56,13 +57,18 @@ struct Limits {
 
 pub struct ThreadState {
     current: Cell<*mut Job>,
+    /// Nesting depth of `ASYNC_block_pause`. Per thread, as in OpenSSL: a job
+    /// that finishes with pausing blocked leaves it blocked for the next.
+    blocked: Cell<u32>,
     pool: Cell<Option<Limits>>,
     /// Idle jobs of the pool, the most recently finished last.
-    idle: UnsafeCell<Vec<*mut Job>>,
+    idle: UnsafeCell<Vec<&'static Job>>,
     /// Every job this thread created and has not freed, in any state.
     owned: UnsafeCell<Vec<*mut Job>>,
     /// The signal stack made for this thread, if it had none.
     alt_stack: Cell<Option<AltStack>>,
+    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
+    counters: ThreadCounters,
 }
 
 impl ThreadState {
@@ -88,10 +94,12 @@ impl ThreadState {
         register_fork_handlers();
         let state = Box::into_raw(Box::new(ThreadState {
             current: Cell::new(ptr::null_mut()),
+            blocked: Cell::new(0),
             pool: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(Vec::new()),
             alt_stack: Cell::new(AltStack::for_this_thread()),
+            counters: ThreadCounters::default(),
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
         // the value its destructor expects.
@@ -103,7 +111,10 @@ impl ThreadState {
         THREAD.with(|t| t.set(state));
         live_threads().push(state as usize);
         // SAFETY: just made, and lives until the thread exits.
-        Some(unsafe { &*state })
+        let state = unsafe { &*state };
+        // Unregistered by the thread-exit destructor before the state is freed.
+        stats::register(&state.counters);
+        Some(state)
     }
 
     pub fn current(&self) -> *mut Job {
@@ -116,13 +127,22 @@ impl ThreadState {
 
     /// The running job, if any.
     pub fn running_job(&self) -> Option<&Job> {
-        Job::from_handle(self.current.get())
+        // SAFETY: `current` is only ever set by `Job::enter` to a live job of
+        // the arena, or to null.
+        unsafe { self.current.get().as_ref() }
     }
 
-    fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
+    pub fn counters(&self) -> &ThreadCounters {
+        &self.counters
+    }
+
+    fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<&'static Job>) -> R) -> R {
         // SAFETY: only this thread reaches its state, and no caller of
         // with_idle runs job code or re-enters while the borrow lives.
-        f(unsafe { &mut *self.idle.get() })
+        let idle = unsafe { &mut *self.idle.get() };
+        let result = f(idle);
+        stats::set(&self.counters.idle, idle.len() as u64);
+        result
     }
 
     fn with_owned<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
@@ -132,12 +152,16 @@ impl ThreadState {
 
     /// `ASYNC_init_thread`: a new pool with limit `max` (0 = none) and `init`
     /// jobs made now. A previous pool's idle jobs are freed; its busy ones
-    /// finish normally and are then freed.
+    /// finish normally and then join the new pool, outside its count.
     pub fn init_pool(&self, max: usize, init: usize) -> bool {
         if init > max {
             return false;
         }
         self.drop_pool();
+        log::emit(
+            Level::Debug,
+            format_args!("ASYNC_init_thread: pool of at most {max} jobs (0: no limit), {init} made now"),
+        );
         self.pool.set(Some(Limits { max, size: 0 }));
         for _ in 0..init {
             // As in OpenSSL, running short of memory here only means fewer
@@ -145,27 +169,33 @@ impl ThreadState {
             let Some(job) = self.create_job() else {
                 break;
             };
-            self.with_idle(|idle| idle.push(job.as_handle()));
+            self.with_idle(|idle| idle.push(job));
         }
         true
     }
 
-    /// `ASYNC_cleanup_thread`.
-    pub fn drop_pool(&self) {
+    /// `ASYNC_cleanup_thread`: frees the pool and, as OpenSSL does by freeing
+    /// its per-thread context, forgets any pause block left behind.
+    pub fn cleanup(&self) {
+        self.drop_pool();
+        if self.current.get().is_null() {
+            self.blocked.set(0);
+        }
+    }
+
+    fn drop_pool(&self) {
         if self.pool.take().is_none() {
             return;
         }
         let idle = self.with_idle(std::mem::take);
-        for handle in idle {
-            if let Some(job) = Job::from_handle(handle) {
-                self.forget(job);
-                job.destroy();
-            }
+        for job in idle {
+            self.forget(job);
+            self.destroy(job);
         }
         self.with_owned(|owned| {
             for &handle in owned.iter() {
                 if let Some(job) = Job::from_handle(handle) {
-                    job.set_orphan();
+                    job.set_uncounted();
                 }
             }
         });
@@ -183,11 +213,21 @@ impl ThreadState {
             job.destroy();
             return None;
         }
+        stats::bump(&self.counters.created);
         if let Some(mut limits) = self.pool.get() {
             limits.size += 1;
             self.pool.set(Some(limits));
         }
         Some(job)
+    }
+
+    /// Frees a job this thread created, keeping the counts right.
+    fn destroy(&self, job: &Job) {
+        if job.state() == State::Paused {
+            stats::drop_one(&self.counters.paused_now);
+        }
+        stats::bump(&self.counters.destroyed);
+        job.destroy();
     }
 
     /// Removes a job from the owned list before it is destroyed.
@@ -201,7 +241,7 @@ impl ThreadState {
                 }
             }
         });
-        if !job.is_orphan()
+        if !job.is_uncounted()
             && let Some(mut limits) = self.pool.get()
         {
             limits.size = limits.size.saturating_sub(1);
@@ -215,22 +255,29 @@ impl ThreadState {
             // First use without ASYNC_init_thread behaves as (0, 0).
             self.init_pool(0, 0);
         }
-        if let Some(job) = self.with_idle(|idle| idle.pop()).and_then(Job::from_handle) {
+        if let Some(job) = self.with_idle(Vec::pop) {
             return Some(job);
         }
         let limits = self.pool.get()?;
         if limits.max != 0 && limits.size >= limits.max {
+            log::emit(
+                Level::Debug,
+                format_args!("ASYNC_start_job: pool of {} jobs exhausted; ASYNC_NO_JOBS", limits.max),
+            );
             return None;
         }
         self.create_job()
     }
 
+    /// Returns a finished job to the pool. As in OpenSSL this is whatever
+    /// pool the thread has now, even for a job of an earlier pool (which the
+    /// new pool then reuses without counting it); with no pool it is freed.
     fn give_back(&self, job: &'static Job) {
         let kept =
-            !job.is_orphan() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job.as_handle())).is_ok());
+            self.pool.get().is_some() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
         if !kept {
             self.forget(job);
-            job.destroy();
+            self.destroy(job);
         }
     }
 
@@ -262,10 +309,14 @@ impl ThreadState {
                 self.give_back(job);
                 return Started::Failed(Failure::OutOfMemory);
             }
+            stats::bump(&self.counters.started);
             job
         } else {
             match self.resumable(handle) {
-                Some(job) => job,
+                Some(job) => {
+                    self.counters.on_resume();
+                    job
+                }
                 None => {
                     self.explain_refusal(handle);
                     return Started::Failed(Failure::NotResumable);
@@ -273,8 +324,12 @@ impl ThreadState {
             }
         };
         match job.enter(self) {
-            Yield::Paused => Started::Paused(job.as_handle()),
+            Yield::Paused => {
+                self.counters.on_pause();
+                Started::Paused(job.as_handle())
+            }
             Yield::Finished => {
+                stats::bump(&self.counters.finished);
                 let ret = job.finish();
                 self.give_back(job);
                 Started::Finished(ret)
@@ -304,9 +359,23 @@ impl ThreadState {
     /// blocked, as OpenSSL does.
     pub fn pause_current(&self) {
         if let Some(job) = self.running_job()
-            && job.blocked_count() == 0
+            && self.blocked.get() == 0
         {
             job.pause();
+        }
+    }
+
+    /// `ASYNC_block_pause`: counts only inside a job.
+    pub fn block_pause(&self) {
+        if !self.current.get().is_null() {
+            self.blocked.set(self.blocked.get().saturating_add(1));
+        }
+    }
+
+    /// `ASYNC_unblock_pause`: counts only inside a job.
+    pub fn unblock_pause(&self) {
+        if !self.current.get().is_null() {
+            self.blocked.set(self.blocked.get().saturating_sub(1));
         }
     }
 
@@ -316,15 +385,24 @@ impl ThreadState {
         let owned = self.with_owned(std::mem::take);
         self.with_idle(Vec::clear);
         let mut kept = Vec::new();
+        let mut paused = 0usize;
         for handle in owned {
             let Some(job) = Job::from_handle(handle) else {
                 continue;
             };
-            if job.state() == State::Running {
-                kept.push(handle);
-            } else {
-                job.destroy();
+            match job.state() {
+                State::Running => kept.push(handle),
+                state => {
+                    paused += usize::from(state == State::Paused);
+                    self.destroy(job);
+                }
             }
+        }
+        if paused > 0 {
+            log::emit(
+                Level::Info,
+                format_args!("thread exited with {paused} paused job(s); they were freed"),
+            );
         }
         if !kept.is_empty() {
             log::emit(
@@ -376,6 +454,7 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         let thread = unsafe { &*state };
         thread.free_all_jobs();
         drop(thread.alt_stack.take());
+        stats::unregister(&thread.counters);
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
             live_threads().retain(|&s| s != state as usize);
@@ -395,6 +474,7 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
 /// `fork()` until just after it, in both processes.
 type ForkLocks = (
     MutexGuard<'static, Vec<usize>>,
+    stats::ForkLock,
     ArenaForkLock<'static>,
     stack::ForkLocks,
     std::io::StderrLock<'static>,
@@ -421,12 +501,13 @@ fn register_fork_handlers() {
 }
 
 /// Takes the locks in the order the library nests them (the thread list,
-/// the arena or the stacks, then stderr), so it cannot deadlock with a
-/// thread using them.
+/// the stats registry, the arena or the stacks, then stderr), so it cannot
+/// deadlock with a thread using them.
 extern "C" fn before_fork() {
     let _ = std::panic::catch_unwind(|| {
         let locks = (
             live_threads(),
+            stats::lock_for_fork(),
             JOBS.lock_for_fork(),
             stack::lock_for_fork(),
             std::io::stderr().lock(),
@@ -438,4 +519,21 @@ extern "C" fn before_fork() {
 /// Releases them again, in the parent and in the child.
 extern "C" fn after_fork() {
     let _ = std::panic::catch_unwind(|| FORK_LOCKS.with(|held| drop(held.borrow_mut().take())));
+}
+
+/// Measures the stacks of the calling thread's jobs that are not running
+/// (idle in the pool or paused), for a stats report.
+pub fn scan_own_stacks() {
+    let Some(thread) = ThreadState::current_thread() else {
+        return;
+    };
+    thread.with_owned(|owned| {
+        for &handle in owned.iter() {
+            if let Some(job) = Job::from_handle(handle)
+                && job.state() != State::Running
+            {
+                job.scan_stack();
+            }
+        }
+    });
 }

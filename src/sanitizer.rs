@@ -62,6 +62,13 @@ impl Default for FibreNotes {
     }
 }
 
+impl FibreNotes {
+    /// Whether ASan saw this fibre run (only ever true under ASan).
+    pub fn has_arrived(&self) -> bool {
+        !self.from_bottom.get().is_null()
+    }
+}
+
 #[inline]
 fn start_fn() -> Option<StartFn> {
     let f = START.load(Ordering::Relaxed);

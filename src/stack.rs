@@ -27,6 +27,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::config::{self, GuardMode};
 use crate::log::{self, Level};
+use crate::stats;
 use crate::{sanitizer, valgrind};
 
 /// `ASYNC_stack_alloc_fn`: returns a stack of at least `*num` bytes and
@@ -51,11 +52,11 @@ const MAX_REGIONS: usize = 4096;
 /// A job's stack: `size` usable bytes starting at `bottom`.
 #[derive(Debug)]
 pub struct Stack {
+    /// Lowest usable address.
     bottom: *mut u8,
+    /// Usable bytes; the `SIDE_BYTES` above them hold the `StackSide`.
     size: usize,
     origin: Origin,
-    /// Valgrind's id for the stack (0 outside valgrind).
-    valgrind_id: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,11 +65,29 @@ enum Origin {
     Custom(FreeFn),
 }
 
+/// Bookkeeping kept at the very top of each stack, above what the job may
+/// use, so the control block stays within its cache lines: valgrind's id
+/// for the stack, and what AddressSanitizer needs to follow the switches.
+/// Only the thread that owns the job touches it.
+#[derive(Default)]
+#[repr(C, align(16))]
+pub struct StackSide {
+    valgrind_id: std::cell::Cell<usize>,
+    /// Set while a freed job is entered one last time (sanitizer runs only).
+    pub dying: std::cell::Cell<bool>,
+    pub notes: crate::sanitizer::FibreNotes,
+}
+
+/// Bytes reserved at the top of every stack for its `StackSide`.
+const SIDE_BYTES: usize = 64;
+const _: () = assert!(size_of::<StackSide>() <= SIDE_BYTES);
+
 impl Stack {
     pub fn bottom(&self) -> *mut u8 {
         self.bottom
     }
 
+    /// The top of the usable part (the fibre's initial stack pointer).
     pub fn top(&self) -> *mut u8 {
         self.bottom.wrapping_add(self.size)
     }
@@ -77,20 +96,40 @@ impl Stack {
         self.size
     }
 
-    fn new(bottom: *mut u8, size: usize, origin: Origin) -> Stack {
-        let valgrind_id = valgrind::register_stack(bottom, bottom.wrapping_add(size));
-        Stack {
-            bottom,
-            size,
-            origin,
-            valgrind_id,
-        }
+    /// The stack's bookkeeping block.
+    pub fn side(&self) -> &StackSide {
+        // SAFETY: `new` wrote a StackSide at `top()`, 16-byte aligned (both
+        // ends of every stack are), inside the stack's memory, which lives
+        // as long as `self`.
+        unsafe { &*self.top().cast::<StackSide>() }
+    }
+
+    /// Takes `[bottom, bottom + full_size)`, keeps its top `SIDE_BYTES` for
+    /// bookkeeping, and registers the rest with valgrind.
+    fn new(bottom: *mut u8, full_size: usize, origin: Origin) -> Stack {
+        let size = (full_size - SIDE_BYTES) & !15;
+        let stack = Stack { bottom, size, origin };
+        // SAFETY: the side block lies within the stack's memory, which is
+        // ours and writable; nothing else refers to it yet.
+        unsafe { stack.top().cast::<StackSide>().write(StackSide::default()) };
+        let id = valgrind::register_stack(bottom, stack.top());
+        stack.side().valgrind_id.set(id);
+        stack
     }
 }
 
 /// Makes a stack for a new job: from the program's allocator if it set one,
 /// else from the guarded regions. `None` when memory is exhausted.
 pub fn allocate() -> Option<Stack> {
+    let stack = allocate_unpainted()?;
+    if stats::enabled() {
+        // SAFETY: a fresh stack, ours alone, page- or malloc-aligned.
+        unsafe { stats::paint(stack.bottom, stack.size) };
+    }
+    Some(stack)
+}
+
+fn allocate_unpainted() -> Option<Stack> {
     let custom = {
         let mut mem = memory_functions();
         mem.stack_made = true;
@@ -122,7 +161,12 @@ pub fn allocate() -> Option<Stack> {
 
 /// Gives a stack back to where it came from.
 pub fn release(stack: Stack) {
-    valgrind::deregister_stack(stack.valgrind_id);
+    if stats::enabled() {
+        // SAFETY: painted when allocated (stats are read once, so the setting
+        // has not changed), and no job runs on it any more.
+        unsafe { stats::scan(stack.bottom, stack.size) };
+    }
+    valgrind::deregister_stack(stack.side().valgrind_id.get());
     sanitizer::unpoison(stack.bottom, stack.size);
     match stack.origin {
         // SAFETY: the block came from this allocator and no job runs on it.
@@ -195,6 +239,11 @@ fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if size > 0 { size as usize } else { 4096 }
+}
+
+/// The usable size of the library's own job stacks.
+pub fn usable_size() -> usize {
+    slot_stack_size()
 }
 
 fn slot_stack_size() -> usize {

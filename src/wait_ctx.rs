@@ -8,7 +8,9 @@
 //! when a paused job is resumed; clearing an fd never calls its cleanup,
 //! freeing the context calls the cleanup of every fd not cleared.
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void};
+use std::ptr;
 
 use crate::ffi::ASYNC_WAIT_CTX;
 
@@ -32,6 +34,21 @@ struct FdEntry {
     deleted: bool,
 }
 
+/// Whether a job must reset its wait context's counts when it resumes.
+///
+/// OpenSSL resets them at every resume, which touches the context's memory
+/// even when nothing changed; with thousands of paused jobs that is a cache
+/// and TLB miss per resume. The context instead marks the job using it when
+/// something changes, and the job skips the reset while it is `Clean`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resync {
+    Clean,
+    Dirty,
+    /// The context is shared by jobs running at the same time: it cannot
+    /// mark them all, so they reset at every resume, as OpenSSL does.
+    Always,
+}
+
 /// Field order is free: C sees only an opaque pointer.
 pub struct WaitCtx {
     /// Oldest first; every listing walks it backwards.
@@ -41,6 +58,11 @@ pub struct WaitCtx {
     callback: Option<CallbackFn>,
     callback_arg: *mut c_void,
     status: c_int,
+    /// The resync flag of the job started with this context and not yet
+    /// finished. It lives in the job arena, which is never unmapped.
+    user: *const Cell<Resync>,
+    /// Set once two unfinished jobs have used the context at the same time.
+    shared: bool,
 }
 
 /// A key-value listing for the fds a caller asked for.
@@ -58,11 +80,43 @@ impl Default for WaitCtx {
             callback: None,
             callback_arg: std::ptr::null_mut(),
             status: STATUS_UNSUPPORTED,
+            user: ptr::null(),
+            shared: false,
         }
     }
 }
 
 impl WaitCtx {
+    /// A job starts with this context: it must reset the counts at its first
+    /// resume, and changes from now on are reported to its flag.
+    pub fn attach(&mut self, flag: &Cell<Resync>) {
+        // SAFETY: `user` is null or a flag in the job arena, always mapped.
+        if let Some(other) = unsafe { self.user.as_ref() }
+            && !ptr::eq(other, flag)
+        {
+            other.set(Resync::Always);
+            self.shared = true;
+        }
+        flag.set(if self.shared { Resync::Always } else { Resync::Dirty });
+        self.user = flag;
+    }
+
+    /// The job that attached with `flag` finished.
+    pub fn detach(&mut self, flag: &Cell<Resync>) {
+        if ptr::eq(self.user, flag) {
+            self.user = ptr::null();
+        }
+    }
+
+    fn note_change(&self) {
+        // SAFETY: as in `attach`.
+        if let Some(flag) = unsafe { self.user.as_ref() }
+            && flag.get() == Resync::Clean
+        {
+            flag.set(Resync::Dirty);
+        }
+    }
+
     /// Registers `fd` under `key`. As in OpenSSL a key may be used twice;
     /// lookups then find the newer entry.
     pub fn set_wait_fd(
@@ -75,6 +129,7 @@ impl WaitCtx {
         if self.fds.try_reserve(1).is_err() {
             return false;
         }
+        self.note_change();
         self.fds.push(FdEntry {
             key,
             fd,
@@ -126,6 +181,7 @@ impl WaitCtx {
         let Some(at) = self.fds.iter().rposition(|e| !e.deleted && e.key == key) else {
             return false;
         };
+        self.note_change();
         if self.fds[at].added {
             // Never reported: forget it outright.
             self.fds.remove(at);
@@ -139,6 +195,11 @@ impl WaitCtx {
 
     /// Called when the job using this context resumes after a pause.
     pub fn reset_counts(&mut self) {
+        // Added entries number `added` and cleared ones `deleted`, so when
+        // both are zero there is nothing to forget or unmark.
+        if self.added == 0 && self.deleted == 0 {
+            return;
+        }
         self.added = 0;
         self.deleted = 0;
         self.fds.retain(|e| !e.deleted);
@@ -219,6 +280,26 @@ mod tests {
         w.reset_counts();
         assert_eq!(w.changed_counts(), (0, 0));
         assert_eq!(w.fds.len(), 2);
+    }
+
+    #[test]
+    fn changes_mark_the_attached_job_and_sharing_resets_always() {
+        let (first, second) = (Cell::new(Resync::Clean), Cell::new(Resync::Clean));
+        let mut w = WaitCtx::default();
+        w.attach(&first);
+        assert_eq!(first.get(), Resync::Dirty);
+        first.set(Resync::Clean);
+        w.set_wait_fd(key(1), 10, std::ptr::null_mut(), None);
+        assert_eq!(first.get(), Resync::Dirty);
+        first.set(Resync::Clean);
+        w.clear_fd(key(9));
+        assert_eq!(first.get(), Resync::Clean, "a clear that finds nothing changes nothing");
+        w.attach(&second);
+        assert_eq!((first.get(), second.get()), (Resync::Always, Resync::Always));
+        w.detach(&second);
+        let third = Cell::new(Resync::Clean);
+        w.attach(&third);
+        assert_eq!(third.get(), Resync::Always, "once shared, always reset");
     }
 
     #[test]

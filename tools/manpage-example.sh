@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Extracts the example program and its expected output from the installed
-# manual page ASYNC_start_job(3ssl) (Debian package libssl-doc).
+# Extracts the example program and its expected output from a manual page:
+# by default the installed ASYNC_start_job(3ssl) (Debian package
+# libssl-doc), or the page file given, such as rustasync(7).
 #
-#   tools/manpage-example.sh OUTDIR   -> OUTDIR/example.c, OUTDIR/expected.txt
+#   tools/manpage-example.sh OUTDIR [PAGE]  -> OUTDIR/example.c, OUTDIR/expected.txt
 #
 # The page renders with groff; code lines are indented by 8 columns, prose
 # by 7, which is what tells them apart.
 set -euo pipefail
-out=${1:?usage: $0 OUTDIR}
-page=$(man -w 3ssl ASYNC_start_job 2>/dev/null || true)
-[ -n "$page" ] || page=/usr/share/man/man3/ASYNC_start_job.3ssl.gz
+out=${1:?usage: $0 OUTDIR [PAGE]}
+page=${2:-}
+if [ -z "$page" ]; then
+    page=$(man -w 3ssl ASYNC_start_job 2>/dev/null || true)
+    [ -n "$page" ] || page=/usr/share/man/man3/ASYNC_start_job.3ssl.gz
+fi
 if [ ! -r "$page" ]; then
-    echo "manual page ASYNC_start_job(3ssl) missing: apt-get install -y libssl-doc groff-base" >&2
+    echo "manual page $page missing (ASYNC_start_job(3ssl): apt-get install -y libssl-doc groff-base)" >&2
     exit 1
 fi
 mkdir -p "$out"

@@ -164,7 +164,8 @@ ASYNC_WAIT_CTX *ASYNC_get_wait_ctx(ASYNC_JOB *job);
 
 /**
  * Inside a job, stops `ASYNC_pause_job` from pausing until the matching
- * `ASYNC_unblock_pause`; calls nest. Ignored outside a job.
+ * `ASYNC_unblock_pause`; calls nest. The count belongs to the thread, as in
+ * OpenSSL. Ignored outside a job.
  */
 void ASYNC_block_pause(void);
 

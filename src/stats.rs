@@ -1,0 +1,406 @@
+//! Counters and the stack high-water mark, for `RUSTASYNC_STATS=1` and
+//! `rustasync_stats()`.
+//!
+//! Counting sits on the hot path (start, finish, pause, resume), so it costs
+//! no atomic read-modify-write and no lock: each thread counts in its own
+//! `ThreadCounters`, with relaxed loads and stores that compile to plain
+//! moves (only the owning thread writes; readers on other threads get a
+//! consistent value of each counter). A report sums the counters of a
+//! registry of live threads and the totals left by threads that exited.
+//!
+//! The deepest stack use is measured only when `RUSTASYNC_STATS` is set:
+//! fresh stacks are painted with a pattern, and a stack is scanned from its
+//! bottom for the first overwritten word when it is freed, and when a thread
+//! asks for a report (its own idle and paused jobs). Jobs that are alive on
+//! other threads at that moment contribute the depth they had at their
+//! pauses, which each thread records for its own jobs.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, Once, PoisonError};
+
+/// Figures for one thread, written by that thread only.
+#[derive(Default)]
+pub struct ThreadCounters {
+    pub created: AtomicU64,
+    pub destroyed: AtomicU64,
+    pub started: AtomicU64,
+    pub finished: AtomicU64,
+    pub paused: AtomicU64,
+    pub resumed: AtomicU64,
+    /// Jobs of this thread paused right now.
+    pub paused_now: AtomicU64,
+    /// The most jobs this thread ever had paused at once.
+    pub paused_peak: AtomicU64,
+    /// Jobs waiting idle in this thread's pool.
+    pub idle: AtomicU64,
+    /// Deepest stack use seen at a pause of one of this thread's jobs.
+    pub deepest_at_pause: AtomicU64,
+}
+
+/// Adds one to a counter only its own thread writes: a load and a store,
+/// not a locked read-modify-write.
+#[inline(always)]
+pub fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+}
+
+/// Subtracts one, not going below zero; same rules as `bump`.
+#[inline(always)]
+pub fn drop_one(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed).saturating_sub(1), Ordering::Relaxed);
+}
+
+#[inline(always)]
+pub fn set(counter: &AtomicU64, value: u64) {
+    counter.store(value, Ordering::Relaxed);
+}
+
+impl ThreadCounters {
+    /// A job of this thread paused: count it and track the peak.
+    #[inline(always)]
+    pub fn on_pause(&self) {
+        bump(&self.paused);
+        let now = self.paused_now.load(Ordering::Relaxed) + 1;
+        self.paused_now.store(now, Ordering::Relaxed);
+        if now > self.paused_peak.load(Ordering::Relaxed) {
+            self.paused_peak.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// A paused job of this thread was resumed.
+    #[inline(always)]
+    pub fn on_resume(&self) {
+        bump(&self.resumed);
+        drop_one(&self.paused_now);
+    }
+
+    fn add_to(&self, sum: &mut Totals) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        sum.created += get(&self.created);
+        sum.destroyed += get(&self.destroyed);
+        sum.started += get(&self.started);
+        sum.finished += get(&self.finished);
+        sum.paused += get(&self.paused);
+        sum.resumed += get(&self.resumed);
+        sum.paused_now += get(&self.paused_now);
+        sum.paused_peak = sum.paused_peak.max(get(&self.paused_peak));
+        sum.idle += get(&self.idle);
+        sum.deepest = sum.deepest.max(get(&self.deepest_at_pause));
+    }
+}
+
+/// The figures of the whole process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub created: u64,
+    pub destroyed: u64,
+    pub started: u64,
+    pub finished: u64,
+    pub paused: u64,
+    pub resumed: u64,
+    pub paused_now: u64,
+    pub paused_peak: u64,
+    pub idle: u64,
+    pub threads: u64,
+    pub stack_size: u64,
+    /// Deepest stack use observed, in bytes; 0 when not measured.
+    pub deepest: u64,
+    pub measured: bool,
+}
+
+struct Registry {
+    /// Counters of the threads alive now. Each points into a live
+    /// `ThreadState`, which removes itself before it is freed.
+    live: Vec<*const ThreadCounters>,
+    /// What threads that exited had counted (their `paused_now` and `idle`
+    /// are zero: their jobs were freed).
+    exited: Totals,
+}
+
+// SAFETY: the pointers are only dereferenced under the registry's lock, and
+// each stays valid until its thread unregisters it under the same lock;
+// ThreadCounters holds only atomics, so reading it from any thread is sound.
+unsafe impl Send for Registry {}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    live: Vec::new(),
+    exited: Totals {
+        created: 0,
+        destroyed: 0,
+        started: 0,
+        finished: 0,
+        paused: 0,
+        resumed: 0,
+        paused_now: 0,
+        paused_peak: 0,
+        idle: 0,
+        threads: 0,
+        stack_size: 0,
+        deepest: 0,
+        measured: false,
+    },
+});
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The registry's lock, held across `fork()` (see `pool::before_fork`).
+pub(crate) struct ForkLock {
+    _guard: std::sync::MutexGuard<'static, Registry>,
+}
+
+pub(crate) fn lock_for_fork() -> ForkLock {
+    ForkLock { _guard: registry() }
+}
+
+/// Adds a thread's counters to the registry. Cold: once per thread.
+///
+/// `counters` must stay valid until `unregister` is called with it.
+pub fn register(counters: &ThreadCounters) {
+    let mut registry = registry();
+    if registry.live.try_reserve(1).is_ok() {
+        registry.live.push(counters);
+    }
+    drop(registry);
+    if enabled() {
+        static AT_EXIT: Once = Once::new();
+        AT_EXIT.call_once(|| {
+            // SAFETY: `report_at_exit` is a plain extern "C" function that
+            // lives as long as the library; atexit has no other precondition.
+            if unsafe { libc::atexit(report_at_exit) } != 0 {
+                crate::log::emit(
+                    crate::log::Level::Warn,
+                    format_args!("RUSTASYNC_STATS: cannot register the report at exit"),
+                );
+            }
+        });
+    }
+}
+
+/// Folds an exiting thread's counters into the totals of exited threads.
+pub fn unregister(counters: &ThreadCounters) {
+    let mut registry = registry();
+    let before = registry.live.len();
+    registry.live.retain(|&c| !std::ptr::eq(c, counters));
+    if registry.live.len() != before {
+        let mut exited = registry.exited;
+        counters.add_to(&mut exited);
+        exited.threads += 1;
+        registry.exited = exited;
+    }
+}
+
+const UNREAD: u8 = u8::MAX;
+static ENABLED: AtomicU8 = AtomicU8::new(UNREAD);
+
+/// Whether `RUSTASYNC_STATS` asks for the report at exit and for stack
+/// measurement. Read once; afterwards one relaxed load.
+#[inline]
+pub fn enabled() -> bool {
+    match ENABLED.load(Ordering::Relaxed) {
+        UNREAD => read_setting(),
+        value => value != 0,
+    }
+}
+
+#[cold]
+fn read_setting() -> bool {
+    let value = std::env::var("RUSTASYNC_STATS").unwrap_or_default();
+    let on = !matches!(value.trim(), "" | "0" | "off" | "no" | "false");
+    ENABLED.store(u8::from(on), Ordering::Relaxed);
+    on
+}
+
+/// What fresh stacks are painted with: an odd-looking word that code
+/// rarely writes.
+const PAINT: u64 = 0x5A5A_C3A5_5AC3_A55A;
+
+/// The deepest use found by scanning stacks (the pause-time figures live in
+/// the thread counters).
+static DEEPEST_SCANNED: AtomicUsize = AtomicUsize::new(0);
+
+/// Paints a fresh stack so that `scan` can later tell how deep it was used.
+///
+/// # Safety
+/// `[bottom, bottom + size)` must be writable memory nothing else uses, with
+/// `bottom` aligned to 8 bytes.
+pub unsafe fn paint(bottom: *mut u8, size: usize) {
+    // Under valgrind, a reused stack's memory below its last stack pointer
+    // is marked inaccessible; it is ours to paint.
+    crate::valgrind::make_defined(bottom, size);
+    let words = bottom.cast::<u64>();
+    for i in 0..size / 8 {
+        // SAFETY: within the range the caller vouches for, and aligned.
+        unsafe { words.add(i).write(PAINT) };
+    }
+}
+
+/// Records how much of a painted stack has been used: the distance from the
+/// top to the lowest overwritten word.
+///
+/// # Safety
+/// `[bottom, bottom + size)` must be readable and painted by `paint`, with
+/// no code running on it while it is scanned.
+pub unsafe fn scan(bottom: *const u8, size: usize) {
+    // As in `paint`: all of it holds paint or old frames, and may be read.
+    crate::valgrind::make_defined(bottom, size);
+    let words = bottom.cast::<u64>();
+    let count = size / 8;
+    let mut first = count;
+    for i in 0..count {
+        // SAFETY: within the range the caller vouches for, and aligned.
+        if unsafe { words.add(i).read() } != PAINT {
+            first = i;
+            break;
+        }
+    }
+    let used = (count - first) * 8;
+    // Cold: runs when a stack is freed or a report is made.
+    DEEPEST_SCANNED.fetch_max(used, Ordering::Relaxed);
+}
+
+/// The whole process's figures. Scans the calling thread's own quiescent
+/// jobs first (`scan_own`), so their depth counts too.
+pub fn collect(scan_own: impl FnOnce()) -> Totals {
+    let measured = enabled();
+    if measured {
+        scan_own();
+    }
+    let registry = registry();
+    let mut sum = registry.exited;
+    for &counters in &registry.live {
+        // SAFETY: registered pointers stay valid while they are in the list,
+        // and the lock is held.
+        unsafe { &*counters }.add_to(&mut sum);
+        sum.threads += 1;
+    }
+    drop(registry);
+    sum.stack_size = crate::stack::usable_size() as u64;
+    sum.measured = measured;
+    sum.deepest = if measured {
+        sum.deepest.max(DEEPEST_SCANNED.load(Ordering::Relaxed) as u64)
+    } else {
+        0
+    };
+    sum
+}
+
+/// The report `RUSTASYNC_STATS=1` prints at exit.
+pub fn format_report(t: &Totals) -> String {
+    let mut out = String::new();
+    let pid = std::process::id();
+    let threads = if t.threads == 1 { "thread" } else { "threads" };
+    let _ = writeln!(out, "rustasync: stats for pid {pid} ({} {threads})", t.threads);
+    let _ = writeln!(
+        out,
+        "rustasync:   jobs created   {:>12}  (freed {}, alive {})",
+        t.created,
+        t.destroyed,
+        t.created.saturating_sub(t.destroyed)
+    );
+    let _ = writeln!(out, "rustasync:   jobs started   {:>12}", t.started);
+    let _ = writeln!(out, "rustasync:   jobs finished  {:>12}", t.finished);
+    let _ = writeln!(
+        out,
+        "rustasync:   pauses         {:>12}  (resumes {}, paused now {})",
+        t.paused, t.resumed, t.paused_now
+    );
+    let _ = writeln!(
+        out,
+        "rustasync:   peak paused    {:>12}  (at once, on one thread)",
+        t.paused_peak
+    );
+    let _ = writeln!(
+        out,
+        "rustasync:   pools          {:>12}  jobs, {} idle",
+        t.created.saturating_sub(t.destroyed),
+        t.idle
+    );
+    let _ = writeln!(out, "rustasync:   stack size     {:>12}  bytes per job", t.stack_size);
+    if t.measured {
+        let share = if t.stack_size > 0 {
+            t.deepest as f64 * 100.0 / t.stack_size as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            out,
+            "rustasync:   deepest stack  {:>12}  bytes used ({share:.1}% of the stack)",
+            t.deepest
+        );
+    }
+    out
+}
+
+extern "C" fn report_at_exit() {
+    let report = std::panic::catch_unwind(|| {
+        let totals = collect(crate::pool::scan_own_stacks);
+        format_report(&totals)
+    });
+    if let Ok(text) = report {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_bump_and_peak() {
+        let c = ThreadCounters::default();
+        c.on_pause();
+        c.on_pause();
+        c.on_resume();
+        c.on_pause();
+        let mut t = Totals::default();
+        c.add_to(&mut t);
+        assert_eq!((t.paused, t.resumed, t.paused_now, t.paused_peak), (3, 1, 2, 2));
+        drop_one(&c.destroyed);
+        assert_eq!(c.destroyed.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_painted_stack_reports_its_depth() {
+        let mut block = vec![0u64; 1024];
+        let bottom = block.as_mut_ptr().cast::<u8>();
+        // SAFETY: the vector's memory is ours and aligned to 8 bytes.
+        unsafe { paint(bottom, 8192) };
+        block[1024 - 100] = 0;
+        // SAFETY: painted just above; nothing runs on it.
+        unsafe { scan(bottom, 8192) };
+        assert!(DEEPEST_SCANNED.load(Ordering::Relaxed) >= 800);
+    }
+
+    #[test]
+    fn the_report_names_every_figure() {
+        let t = Totals {
+            created: 4,
+            destroyed: 4,
+            started: 24,
+            finished: 24,
+            threads: 1,
+            stack_size: 65536,
+            deepest: 4096,
+            measured: true,
+            ..Totals::default()
+        };
+        let text = format_report(&t);
+        for needle in [
+            "jobs created",
+            "jobs started             24",
+            "jobs finished",
+            "pauses",
+            "peak paused",
+            "pools",
+            "stack size            65536",
+            "deepest stack          4096",
+            "(6.2% of the stack)",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from\n{text}");
+        }
+    }
+}
