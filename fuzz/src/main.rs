@@ -275,8 +275,6 @@ struct PausedJob {
     script: Box<Script>,
     /// Next window to run.
     window: usize,
-    /// Belongs to a pool that was cleaned up or replaced.
-    orphan: bool,
 }
 
 struct Pool {
@@ -325,10 +323,12 @@ impl Model {
         Some(Take::New)
     }
 
-    /// A finished job goes back to its pool, unless it is an orphan.
-    fn give_back(&mut self, handle: *mut ASYNC_JOB, orphan: bool) {
-        if !orphan && let Some(pool) = self.pool.as_mut() {
-            pool.idle.push(Some(handle));
+    /// A finished job goes back to whatever pool the thread has now (as in
+    /// OpenSSL, even a job of an earlier pool, which the new pool reuses
+    /// without counting it); with no pool it is freed.
+    fn give_back(&mut self, handle: Option<*mut ASYNC_JOB>) {
+        if let Some(pool) = self.pool.as_mut() {
+            pool.idle.push(handle);
         }
     }
 
@@ -347,9 +347,7 @@ impl Model {
                     Some(_) => {
                         // Finishes at once and returns to the pool; its
                         // handle is not visible to the outer job.
-                        if let Some(pool) = self.pool.as_mut() {
-                            pool.idle.push(None);
-                        }
+                        self.give_back(None);
                         i64::from(ASYNC_FINISH) * 1_000_000 + i64::from(value) * 10 + 1
                     }
                 },
@@ -460,9 +458,6 @@ pub fn run_case(bytes: &[u8]) {
             8 => {
                 ASYNC_cleanup_thread();
                 model.pool = None;
-                for job in &mut model.paused {
-                    job.orphan = true;
-                }
             }
             9 => ctx_new_or_free(&mut model, &mut input, &case),
             10 => ctx_settings(&mut model, &mut input),
@@ -534,7 +529,6 @@ fn start_new(model: &mut Model, input: &mut Input, case: &str) {
         ctx,
         script,
         window: 0,
-        orphan: false,
     };
     run_window(model, &mut job, &mut expected);
     finish_or_keep(model, job, rc, ret, expected, case);
@@ -561,14 +555,8 @@ fn finish_or_keep(model: &mut Model, job: PausedJob, rc: c_int, ret: c_int, expe
         if let Some(c) = job.ctx {
             model.ctxs[c].1.busy = false;
         }
-        if !job.handle.is_null() {
-            model.give_back(job.handle, job.orphan);
-        } else if !job.orphan
-            && let Some(pool) = model.pool.as_mut()
-        {
-            // Finished in its first window: its handle was never seen.
-            pool.idle.push(None);
-        }
+        // A job that finished in its first window was never seen.
+        model.give_back((!job.handle.is_null()).then_some(job.handle));
     } else {
         assert_eq!(rc, ASYNC_PAUSE, "{case}: job should pause");
         if let Some(c) = job.ctx {
@@ -626,10 +614,8 @@ fn init_thread(model: &mut Model, input: &mut Input, case: &str) {
         return;
     }
     assert_eq!(rc, 1, "{case}: init_thread({max}, {init})");
-    // The old pool's busy jobs finish normally and are then freed.
-    for job in &mut model.paused {
-        job.orphan = true;
-    }
+    // The old pool's idle jobs are freed; its busy ones finish normally and
+    // then join the new pool, outside its count.
     model.pool = Some(Pool {
         max,
         size: init,
