@@ -6,6 +6,14 @@
 #                (make bench-quick: the same, tiny, only checks it all runs)
 #   make install PREFIX=/usr/local DESTDIR=   /   make uninstall (same variables)
 #
+# Reliability checks (all run by `make test`):
+#   make valgrind-test   the C tests under valgrind memcheck
+#   make sanitize-test   the C tests built with ASan + UBSan (also:
+#                        make c-test PROFILE=asan)
+#   make fuzz-test       random API sequences against a reference model
+#                        for FUZZ_SECONDS (default 30)
+#   make stress-test     the C stress test for STRESS_SECONDS (default 60)
+#
 # Targets that need Debian packages install them (as root) or name them.
 
 CARGO    ?= cargo
@@ -41,7 +49,11 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make
 INTEROP_PACKAGES := haproxy wrk valgrind
 
-.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall
+.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
+	valgrind-test sanitize-test fuzz-test stress-test
+
+FUZZ_SECONDS   ?= 30
+STRESS_SECONDS ?= 60
 
 all: lib
 
@@ -113,18 +125,41 @@ demo: deps lib
 	@echo "--- ASYNC_start_job(3ssl) example, running on librustasync:"
 	@$(BUILD)/demo/example
 
-test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test
+test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
+	sanitize-test valgrind-test fuzz-test
 	@echo "make test: all passed"
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 rust-test:
 	$(CARGO) test --release
 
+ifeq ($(PROFILE),asan)
+c-test: sanitize-test
+else
 c-test: lib
 	c-tests/run-diff.sh $(BUILD)/c-tests $(LIBDIR)
+endif
+
+valgrind-test: lib
+	@tools/ensure-packages valgrind
+	c-tests/run-checked.sh valgrind $(BUILD)/valgrind $(LIBDIR)
+
+sanitize-test: lib
+	c-tests/run-checked.sh sanitize $(BUILD)/sanitize $(LIBDIR)
+
+fuzz-test:
+	$(CARGO) build --release -p rustasync-fuzz
+	target/release/api_model $(FUZZ_SECONDS)
+
+stress-test: lib
+	@mkdir -p $(BUILD)/stress
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Ic-tests -Iinclude \
+	    -o $(BUILD)/stress/stress c-tests/stress.c \
+	    -L$(LIBDIR) -Wl,-rpath,$(ABS_LIBDIR) -lrustasync -lcrypto -lpthread
+	STRESS_SECONDS=$(STRESS_SECONDS) $(BUILD)/stress/stress
 
 manpage-test: deps lib
 	c-tests/manpage-test.sh $(BUILD)/manpage $(LIBDIR)

@@ -35,7 +35,7 @@ static int sum_wide(void *arg)
 int main(void)
 {
     static const size_t sizes[] = { 1, 2, 3, 5, 7, 8, 12, 16, 24, 33, 100, 4096, 10000 };
-    static char buf[10000];
+    static char buf[10000 + 8]; /* room for the odd offsets below */
     ASYNC_WAIT_CTX *ctx = ASYNC_WAIT_CTX_new();
     struct wide w = { 2.25L, { 3, 0, 0 } };
     ASYNC_JOB *job = NULL;

@@ -1,4 +1,5 @@
 /* rustasync-only */
+/* checker-skip: valgrind (seccomp strict mode kills valgrind's own system calls) */
 /*
  * The hot path — starting and finishing a pooled job, pausing and resuming
  * it — makes no system call and no heap allocation for argument blocks of

@@ -6,11 +6,12 @@
 
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::log::{self, Level};
 
-/// Address space asked for first; halved on refusal (e.g. under `RLIMIT_AS`).
+/// Address space asked for first; halved on refusal, and under `RLIMIT_AS`
+/// until the host program keeps its share (`stack::address_space_allows`).
 const RESERVE_BYTES: usize = 1 << 30;
 const MIN_RESERVE_BYTES: usize = 1 << 22;
 /// Committed in steps of one transparent huge page, so that (where the
@@ -26,6 +27,11 @@ pub struct Arena<T> {
     committed: AtomicUsize,
     state: Mutex<ArenaState>,
     marker: std::marker::PhantomData<fn() -> T>,
+}
+
+/// The arena's lock, held while the process forks.
+pub struct ArenaForkLock<'a> {
+    _guard: MutexGuard<'a, ArenaState>,
 }
 
 struct ArenaState {
@@ -116,9 +122,27 @@ impl<T> Arena<T> {
         }
     }
 
+    /// Holds the arena's lock across `fork()` (see `pool::on_fork`).
+    pub fn lock_for_fork(&self) -> ArenaForkLock<'_> {
+        ArenaForkLock {
+            _guard: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+        }
+    }
+
     fn reserve(&self, state: &mut ArenaState) -> Option<()> {
         let mut length = RESERVE_BYTES;
+        // Under an address-space limit, control blocks get a small share of
+        // what is left: each job also needs a stack two hundred times larger.
+        if let Some(available) = crate::stack::address_space_available() {
+            while length > MIN_RESERVE_BYTES && length > available / 32 {
+                length /= 2;
+            }
+        }
         while length >= MIN_RESERVE_BYTES {
+            if !crate::stack::address_space_allows(length) {
+                length /= 2;
+                continue;
+            }
             // SAFETY: a fresh inaccessible anonymous mapping; nothing aliases it.
             let base = unsafe {
                 libc::mmap(

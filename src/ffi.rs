@@ -220,7 +220,8 @@ pub extern "C" fn ASYNC_get_current_job() -> *mut ASYNC_JOB {
     })
 }
 
-/// The wait context `job` was started with (NULL if it was started without).
+/// The wait context `job` was started with (NULL if it was started without,
+/// or when `job` is not a running or paused job).
 ///
 /// # Safety
 /// `job` must be NULL or a handle this library returned.
@@ -228,13 +229,19 @@ pub extern "C" fn ASYNC_get_current_job() -> *mut ASYNC_JOB {
 pub unsafe extern "C" fn ASYNC_get_wait_ctx(job: *mut ASYNC_JOB) -> *mut ASYNC_WAIT_CTX {
     const NAME: &CStr = c"ASYNC_get_wait_ctx";
     boundary(NAME, ptr::null_mut(), || match Job::from_handle(job.cast()) {
-        Some(job) if job.state() != crate::job::State::Free => job.wait_ctx().cast(),
+        Some(job) if matches!(job.state(), crate::job::State::Running | crate::job::State::Paused) => {
+            job.wait_ctx().cast()
+        }
         _ if job.is_null() => {
             report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "job is NULL");
             ptr::null_mut()
         }
         _ => {
-            report(NAME, openssl::ERR_R_PASSED_INVALID_ARGUMENT, "not a live job handle");
+            report(
+                NAME,
+                openssl::ERR_R_PASSED_INVALID_ARGUMENT,
+                "not the handle of a running or paused job",
+            );
             ptr::null_mut()
         }
     })
@@ -583,12 +590,14 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_status(ctx: *mut ASYNC_WAIT_CTX) -> 
 /// keeps the current one). Returns 1, or 0 once any job stack exists.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_set_mem_functions(alloc_fn: ASYNC_stack_alloc_fn, free_fn: ASYNC_stack_free_fn) -> c_int {
-    boundary(c"ASYNC_set_mem_functions", 0, || {
+    const NAME: &CStr = c"ASYNC_set_mem_functions";
+    boundary(NAME, 0, || {
         let accepted = stack::set_memory_functions(alloc_fn, free_fn);
         if !accepted {
-            log::emit(
-                Level::Warn,
-                format_args!("ASYNC_set_mem_functions: refused, job stacks exist already"),
+            report(
+                NAME,
+                openssl::ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED,
+                "refused, job stacks exist already",
             );
         }
         c_int::from(accepted)

@@ -1,6 +1,9 @@
 //! The context switch itself: Boost.Context's fcontext through the `context`
 //! crate. A switch saves the callee-saved registers and the floating-point
 //! control words and jumps; no system call, no signal-mask change.
+//!
+//! Every switch is announced to AddressSanitizer when the program runs under
+//! it (see `sanitizer`); otherwise that costs a load and a branch.
 
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -8,6 +11,7 @@ use std::ffi::c_void;
 use context::stack::Stack as ContextStack;
 use context::{Context, ContextFn};
 
+use crate::sanitizer::{self, FibreNotes};
 use crate::stack::Stack;
 
 /// What a job reports when it hands control back to whoever entered it.
@@ -55,36 +59,63 @@ impl Suspended {
         self.0.set(Some(context));
     }
 
-    /// Switches into the job held here, passing it `data`; returns when the
-    /// job yields, having stored the job's new suspension point here.
+    /// Switches into the job held here, whose stack is `stack`, passing it
+    /// `data`; returns when the job yields, having stored the job's new
+    /// suspension point here.
     ///
     /// # Safety
     /// The held context must be live (its stack mapped) and not running.
-    pub unsafe fn enter(&self, data: usize) -> Yield {
+    pub unsafe fn enter(&self, data: usize, stack: &Stack) -> Yield {
         let Some(target) = self.0.take() else {
             // An empty side means the job is running already; the caller
             // checked the job's state, so this is unreachable in practice.
             return Yield::Finished;
         };
+        let mut fake_stack = std::ptr::null_mut();
+        sanitizer::start_switch_into(&mut fake_stack, stack.bottom(), stack.size());
         // SAFETY: the caller guarantees the target is a suspended, live context.
         let transfer = unsafe { target.resume(data) };
+        sanitizer::finish_switch_back(fake_stack);
         self.0.set(Some(transfer.context));
         Yield::decode(transfer.data)
     }
 
     /// From inside a job: switches back to the side that entered it, and
-    /// returns when the job is entered again.
+    /// returns when the job is entered again. `notes` are the job's own
+    /// (None when AddressSanitizer is absent).
     ///
     /// # Safety
     /// Must run on the job's own stack, with this cell holding the context of
     /// the code that entered the job.
-    pub unsafe fn leave(&self, why: Yield) {
+    pub unsafe fn leave(&self, why: Yield, notes: Option<&FibreNotes>) {
         let Some(target) = self.0.take() else {
             return;
         };
+        if let Some(notes) = notes {
+            sanitizer::leaving(notes);
+        }
         // SAFETY: the caller guarantees we are on the job's stack and the
         // target is the suspended code that entered it.
         let transfer = unsafe { target.resume(why.encode()) };
+        if let Some(notes) = notes {
+            sanitizer::arrived(notes);
+        }
         self.0.set(Some(transfer.context));
+    }
+
+    /// From inside a job that is being freed: switches back for the last
+    /// time, telling AddressSanitizer this fibre ends. Never returns.
+    ///
+    /// # Safety
+    /// As for `leave`; nothing may resume the job afterwards.
+    pub unsafe fn leave_for_good(&self, notes: &FibreNotes) -> ! {
+        loop {
+            if let Some(target) = self.0.take() {
+                sanitizer::leaving_for_good(notes);
+                // SAFETY: as in `leave`.
+                let transfer = unsafe { target.resume(Yield::Finished.encode()) };
+                self.0.set(Some(transfer.context));
+            }
+        }
     }
 }

@@ -17,7 +17,8 @@ use crate::fibre::{Suspended, Yield};
 use crate::log::{self, Level};
 use crate::openssl::{self, LibCtx};
 use crate::pool::ThreadState;
-use crate::stack::{self, Stack};
+use crate::sanitizer::{self, FibreNotes};
+use crate::stack::{self, Stack, StackSide};
 use crate::stats;
 use crate::wait_ctx::{Resync, WaitCtx};
 
@@ -163,6 +164,7 @@ impl Job {
     /// Frees the job's stack and slot. The job must not be running; a paused
     /// job's frames are simply abandoned, as its thread can never resume it.
     pub fn destroy(&self) {
+        self.end_fibre_for_sanitizer();
         self.free_args();
         self.state.set(State::Free);
         self.owner.set(ptr::null());
@@ -172,6 +174,63 @@ impl Job {
             stack::release(stack);
         }
         JOBS.release(self.as_handle());
+    }
+
+    /// The bookkeeping block at the top of the job's stack.
+    fn side(&self) -> Option<&StackSide> {
+        // SAFETY: the stack Option changes only in `destroy`, on the owning
+        // thread, which is the only one calling this.
+        unsafe { &*self.stack.get() }.as_ref().map(Stack::side)
+    }
+
+    /// The job's notes for AddressSanitizer, or None without it (one load
+    /// and a branch: this is on every switch).
+    #[inline]
+    fn notes(&self) -> Option<&FibreNotes> {
+        if !sanitizer::active() {
+            return None;
+        }
+        self.side().map(|side| &side.notes)
+    }
+
+    /// Under AddressSanitizer, enters a job that ran once more so that it can
+    /// announce its end (see `sanitizer::leaving_for_good`). A no-op, one
+    /// load, otherwise.
+    fn end_fibre_for_sanitizer(&self) {
+        // A fibre that never ran has nothing to end (and its first entry
+        // would start the job's function).
+        if !sanitizer::active() {
+            return;
+        }
+        let Some(side) = self.side() else {
+            return;
+        };
+        if !side.notes.has_arrived() {
+            return;
+        }
+        side.dying.set(true);
+        // SAFETY: the job is idle or paused (never running when destroyed),
+        // so its fibre is suspended on its still-mapped stack; on arrival it
+        // sees `dying` and switches straight back, running nothing else.
+        unsafe {
+            if let Some(stack) = &*self.stack.get() {
+                self.fibre.enter(0, stack);
+            }
+        }
+        side.dying.set(false);
+    }
+
+    /// On the job's stack, after every switch into it: a job being freed
+    /// leaves for good instead of going on.
+    #[inline]
+    fn check_dying(&self) {
+        if let Some(notes) = self.notes()
+            && self.side().is_some_and(|side| side.dying.get())
+        {
+            // SAFETY: on this job's stack; `destroy` entered it and will
+            // never enter it again.
+            unsafe { self.resumer.leave_for_good(notes) }
+        }
     }
 
     /// Prepares an idle job to run `func` on a copy of `size` bytes at
@@ -249,8 +308,14 @@ impl Job {
             log::emit(Level::Trace, format_args!("{what} job {:p}", self));
         }
         // SAFETY: the job is idle or paused (checked by the callers), so its
-        // fibre holds a live suspended context on a mapped stack.
-        let outcome = unsafe { self.fibre.enter(self as *const Job as usize) };
+        // fibre holds a live suspended context on its mapped stack, which no
+        // one else touches while it runs.
+        let outcome = unsafe {
+            match &*self.stack.get() {
+                Some(stack) => self.fibre.enter(self as *const Job as usize, stack),
+                None => Yield::Finished,
+            }
+        };
         thread.set_current(self.parent.replace(ptr::null_mut()));
         let job_ctx = openssl::current_default();
         openssl::ensure_default(job_ctx, starter_ctx);
@@ -270,7 +335,8 @@ impl Job {
         }
         // SAFETY: this runs on the job's stack while it is running, so the
         // resumer cell holds the suspended code that entered it.
-        unsafe { self.resumer.leave(Yield::Paused) };
+        unsafe { self.resumer.leave(Yield::Paused, self.notes()) };
+        self.check_dying();
         let resync = self.resync.get();
         if resync == Resync::Clean {
             return;
@@ -350,10 +416,14 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
     // SAFETY: `enter` passes the address of the job whose fibre this is; the
     // slot lives for the life of the process.
     let job = unsafe { &*(transfer.data as *const Job) };
+    if let Some(notes) = job.notes() {
+        sanitizer::arrived(notes);
+    }
     job.resumer.store(transfer.context);
     loop {
         job.run();
         // SAFETY: running on this job's stack, entered through `enter`.
-        unsafe { job.resumer.leave(Yield::Finished) };
+        unsafe { job.resumer.leave(Yield::Finished, job.notes()) };
+        job.check_dying();
     }
 }

@@ -4,7 +4,9 @@
 //! well-fenced `unsafe` primitives: `fibre` (the context switch), `stack`
 //! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
 //! per-thread pool and thread state), `wait_ctx`, and `openssl` (run-time
-//! interop with libcrypto).
+//! interop with libcrypto). Reliability helpers: `overflow` (the fault
+//! handler that names a job stack overflow), `valgrind` and `sanitizer`
+//! (telling those tools about job stacks and switches).
 
 mod arena;
 mod config;
@@ -14,7 +16,10 @@ mod fibre;
 mod job;
 mod log;
 mod openssl;
+mod overflow;
 mod pool;
+mod sanitizer;
 mod stack;
 mod stats;
+mod valgrind;
 mod wait_ctx;

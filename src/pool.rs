@@ -7,15 +7,19 @@
 //! Unlike OpenSSL, jobs still paused when their pool is cleaned up, or when
 //! their thread exits, are freed instead of leaked.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError};
 
+use crate::arena::ArenaForkLock;
 use crate::fibre::Yield;
-use crate::job::{Job, JobFn, State};
+use crate::job::{JOBS, Job, JobFn, State};
 use crate::log::{self, Level};
 use crate::openssl;
+use crate::overflow::{self, AltStack};
+use crate::sanitizer;
+use crate::stack;
 use crate::stats::{self, ThreadCounters};
 use crate::wait_ctx::WaitCtx;
 
@@ -61,6 +65,8 @@ pub struct ThreadState {
     idle: UnsafeCell<Vec<&'static Job>>,
     /// Every job this thread created and has not freed, in any state.
     owned: UnsafeCell<Vec<*mut Job>>,
+    /// The signal stack made for this thread, if it had none.
+    alt_stack: Cell<Option<AltStack>>,
     /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
     counters: ThreadCounters,
 }
@@ -83,12 +89,16 @@ impl ThreadState {
     #[cold]
     fn create() -> Option<&'static ThreadState> {
         openssl::discover();
+        sanitizer::discover();
+        overflow::install();
+        register_fork_handlers();
         let state = Box::into_raw(Box::new(ThreadState {
             current: Cell::new(ptr::null_mut()),
             blocked: Cell::new(0),
             pool: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(Vec::new()),
+            alt_stack: Cell::new(AltStack::for_this_thread()),
             counters: ThreadCounters::default(),
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
@@ -99,6 +109,7 @@ impl ThreadState {
             return None;
         }
         THREAD.with(|t| t.set(state));
+        live_threads().push(state as usize);
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
@@ -406,6 +417,16 @@ impl ThreadState {
     }
 }
 
+/// The state of every thread that used the library and has not exited.
+/// In a child process after `fork()` the other threads are gone but their
+/// states (and paused jobs, which only those threads could resume) are
+/// copied; this list keeps them accounted for rather than silently lost.
+static LIVE_THREADS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+fn live_threads() -> MutexGuard<'static, Vec<usize>> {
+    LIVE_THREADS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn exit_key() -> Option<&'static libc::pthread_key_t> {
     static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
     KEY.get_or_init(|| {
@@ -432,9 +453,11 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         // else refers to it once THREAD is cleared.
         let thread = unsafe { &*state };
         thread.free_all_jobs();
+        drop(thread.alt_stack.take());
         stats::unregister(&thread.counters);
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
+            live_threads().retain(|&s| s != state as usize);
             // SAFETY: as above; the last user is gone.
             drop(unsafe { Box::from_raw(state) });
         }
@@ -445,6 +468,57 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
             format_args!("panic while reclaiming an exiting thread's jobs"),
         );
     }
+}
+
+/// The library's locks, held by the forking thread from just before
+/// `fork()` until just after it, in both processes.
+type ForkLocks = (
+    MutexGuard<'static, Vec<usize>>,
+    stats::ForkLock,
+    ArenaForkLock<'static>,
+    stack::ForkLocks,
+    std::io::StderrLock<'static>,
+);
+
+thread_local! {
+    static FORK_LOCKS: RefCell<Option<ForkLocks>> = const { RefCell::new(None) };
+}
+
+/// Makes `fork()` safe while other threads use the library: without this, a
+/// child could inherit a lock held by a thread that does not exist in it and
+/// hang on its first job. The child keeps the forking thread's jobs (and can
+/// finish them); other threads' jobs are unreachable there, as their threads
+/// are.
+fn register_fork_handlers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: the three handlers are plain functions that never unwind.
+        let rc = unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork)) };
+        if rc != 0 {
+            log::emit(Level::Warn, format_args!("pthread_atfork failed ({rc})"));
+        }
+    });
+}
+
+/// Takes the locks in the order the library nests them (the thread list,
+/// the stats registry, the arena or the stacks, then stderr), so it cannot
+/// deadlock with a thread using them.
+extern "C" fn before_fork() {
+    let _ = std::panic::catch_unwind(|| {
+        let locks = (
+            live_threads(),
+            stats::lock_for_fork(),
+            JOBS.lock_for_fork(),
+            stack::lock_for_fork(),
+            std::io::stderr().lock(),
+        );
+        FORK_LOCKS.with(|held| *held.borrow_mut() = Some(locks));
+    });
+}
+
+/// Releases them again, in the parent and in the child.
+extern "C" fn after_fork() {
+    let _ = std::panic::catch_unwind(|| FORK_LOCKS.with(|held| drop(held.borrow_mut().take())));
 }
 
 /// Measures the stacks of the calling thread's jobs that are not running

@@ -11,6 +11,14 @@
 //!
 //! Programs may supply their own allocator (`ASYNC_set_mem_functions`); its
 //! stacks are used exactly as given.
+//!
+//! Under an address-space limit (`RLIMIT_AS`) regions are only mapped while
+//! a share of the limit stays free for the host program (see
+//! `address_space_allows`), so running out of jobs never means the program
+//! can no longer `malloc`, `mmap` or start a thread.
+//!
+//! Every stack is registered with valgrind (a no-op outside it), and its
+//! AddressSanitizer poison is cleared when it is given back.
 
 use std::ffi::c_void;
 use std::ptr;
@@ -20,6 +28,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::config::{self, GuardMode};
 use crate::log::{self, Level};
 use crate::stats;
+use crate::{sanitizer, valgrind};
 
 /// `ASYNC_stack_alloc_fn`: returns a stack of at least `*num` bytes and
 /// writes back the size it really has.
@@ -43,7 +52,9 @@ const MAX_REGIONS: usize = 4096;
 /// A job's stack: `size` usable bytes starting at `bottom`.
 #[derive(Debug)]
 pub struct Stack {
+    /// Lowest usable address.
     bottom: *mut u8,
+    /// Usable bytes; the `SIDE_BYTES` above them hold the `StackSide`.
     size: usize,
     origin: Origin,
 }
@@ -54,13 +65,56 @@ enum Origin {
     Custom(FreeFn),
 }
 
+/// Bookkeeping kept at the very top of each stack, above what the job may
+/// use, so the control block stays within its cache lines: valgrind's id
+/// for the stack, and what AddressSanitizer needs to follow the switches.
+/// Only the thread that owns the job touches it.
+#[derive(Default)]
+#[repr(C, align(16))]
+pub struct StackSide {
+    valgrind_id: std::cell::Cell<usize>,
+    /// Set while a freed job is entered one last time (sanitizer runs only).
+    pub dying: std::cell::Cell<bool>,
+    pub notes: crate::sanitizer::FibreNotes,
+}
+
+/// Bytes reserved at the top of every stack for its `StackSide`.
+const SIDE_BYTES: usize = 64;
+const _: () = assert!(size_of::<StackSide>() <= SIDE_BYTES);
+
 impl Stack {
     pub fn bottom(&self) -> *mut u8 {
         self.bottom
     }
 
+    /// The top of the usable part (the fibre's initial stack pointer).
     pub fn top(&self) -> *mut u8 {
         self.bottom.wrapping_add(self.size)
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The stack's bookkeeping block.
+    pub fn side(&self) -> &StackSide {
+        // SAFETY: `new` wrote a StackSide at `top()`, 16-byte aligned (both
+        // ends of every stack are), inside the stack's memory, which lives
+        // as long as `self`.
+        unsafe { &*self.top().cast::<StackSide>() }
+    }
+
+    /// Takes `[bottom, bottom + full_size)`, keeps its top `SIDE_BYTES` for
+    /// bookkeeping, and registers the rest with valgrind.
+    fn new(bottom: *mut u8, full_size: usize, origin: Origin) -> Stack {
+        let size = (full_size - SIDE_BYTES) & !15;
+        let stack = Stack { bottom, size, origin };
+        // SAFETY: the side block lies within the stack's memory, which is
+        // ours and writable; nothing else refers to it yet.
+        unsafe { stack.top().cast::<StackSide>().write(StackSide::default()) };
+        let id = valgrind::register_stack(bottom, stack.top());
+        stack.side().valgrind_id.set(id);
+        stack
     }
 }
 
@@ -97,17 +151,11 @@ fn allocate_unpainted() -> Option<Stack> {
                 );
                 return None;
             }
-            Some(Stack {
-                bottom,
-                size,
-                origin: Origin::Custom(free),
-            })
+            Some(Stack::new(bottom, size, Origin::Custom(free)))
         }
-        None => regions().take_slot().map(|bottom| Stack {
-            bottom,
-            size: slot_stack_size(),
-            origin: Origin::Region,
-        }),
+        None => regions()
+            .take_slot()
+            .map(|bottom| Stack::new(bottom, slot_stack_size(), Origin::Region)),
     }
 }
 
@@ -118,6 +166,8 @@ pub fn release(stack: Stack) {
         // has not changed), and no job runs on it any more.
         unsafe { stats::scan(stack.bottom, stack.size) };
     }
+    valgrind::deregister_stack(stack.side().valgrind_id.get());
+    sanitizer::unpoison(stack.bottom, stack.size);
     match stack.origin {
         // SAFETY: the block came from this allocator and no job runs on it.
         Origin::Custom(free) => unsafe { free(stack.bottom.cast()) },
@@ -125,7 +175,7 @@ pub fn release(stack: Stack) {
     }
 }
 
-struct MemoryFunctions {
+pub(crate) struct MemoryFunctions {
     custom: Option<(AllocFn, FreeFn)>,
     stack_made: bool,
 }
@@ -207,10 +257,17 @@ static REGION_ENDS: [AtomicUsize; MAX_REGIONS] = [const { AtomicUsize::new(0) };
 static REGION_COUNT: AtomicUsize = AtomicUsize::new(0);
 static SLOT_SIZE: AtomicUsize = AtomicUsize::new(0);
 static GUARD_SIZE: AtomicUsize = AtomicUsize::new(0);
+static STACK_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// Whether `addr` lies in the guard page of one of our stacks: how a fault
-/// handler tells a job's stack overflow from any other crash. Async-signal-safe.
-#[allow(dead_code)] // TODO(issue 5): the stack-overflow handler calls it
+/// The usable size of the library's own stacks, once the first was made
+/// (0 before). Async-signal-safe.
+pub fn region_stack_size() -> usize {
+    STACK_BYTES.load(Ordering::Acquire)
+}
+
+/// Whether `addr` lies in the guard page of one of our stacks: how the
+/// fault handler (`overflow`) tells a job's stack overflow from any other
+/// crash. Async-signal-safe: lock-free reads of a fixed table.
 pub fn is_guard_page(addr: usize) -> bool {
     let slot = SLOT_SIZE.load(Ordering::Acquire);
     let guard = GUARD_SIZE.load(Ordering::Acquire);
@@ -236,7 +293,7 @@ enum Guards {
     Off,
 }
 
-struct Regions {
+pub(crate) struct Regions {
     page: usize,
     stack_size: usize,
     guards: Guards,
@@ -292,6 +349,7 @@ impl Regions {
             GuardMode::Off => Guards::Off,
         };
         let guard_size = if matches!(guards, Guards::Off) { 0 } else { page };
+        STACK_BYTES.store(stack_size, Ordering::Release);
         SLOT_SIZE.store(page + stack_size, Ordering::Release);
         GUARD_SIZE.store(guard_size, Ordering::Release);
         Regions {
@@ -346,6 +404,10 @@ impl Regions {
                 slots /= 2;
                 continue;
             };
+            if !address_space_allows(length) {
+                slots /= 2;
+                continue;
+            }
             // SAFETY: a fresh private anonymous mapping at an address of the
             // kernel's choosing; it aliases nothing.
             let base = unsafe {
@@ -373,10 +435,17 @@ impl Regions {
             }
             slots /= 2;
         }
-        log::emit(
-            Level::Warn,
-            format_args!("cannot map memory for job stacks: {}", std::io::Error::last_os_error()),
-        );
+        let why = std::io::Error::last_os_error();
+        if address_space_allows(self.slot_size()) {
+            log::emit(Level::Warn, format_args!("cannot map memory for job stacks: {why}"));
+        } else {
+            log::emit(
+                Level::Warn,
+                format_args!(
+                    "no more job stacks: the rest of the address-space limit (RLIMIT_AS) is left to the program"
+                ),
+            );
+        }
         false
     }
 
@@ -420,6 +489,79 @@ impl Regions {
     }
 }
 
+/// Whether mapping `length` more bytes leaves the host program its share of
+/// a finite `RLIMIT_AS` (see `address_space_available`).
+pub fn address_space_allows(length: usize) -> bool {
+    address_space_available().is_none_or(|available| length <= available)
+}
+
+/// How much address space this library may still map under a finite
+/// `RLIMIT_AS`: what is left after the process's current use and a
+/// headroom for the host program of a quarter of the limit (at least
+/// 64 MiB). `None` without a limit. Reads `/proc/self/statm`, so it is for
+/// cold paths only.
+pub fn address_space_available() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid out-pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    let limit = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    let headroom = (limit / 4).max(64 << 20);
+    let in_use = address_space_in_use().unwrap_or(limit);
+    Some(limit.saturating_sub(in_use).saturating_sub(headroom))
+}
+
+/// The process's virtual size in bytes, read without allocating.
+fn address_space_in_use() -> Option<usize> {
+    let mut text = [0u8; 128];
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe { libc::open(c"/proc/self/statm".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: reads at most text.len() bytes into `text`.
+    let read = unsafe { libc::read(fd, text.as_mut_ptr().cast(), text.len()) };
+    // SAFETY: `fd` is ours.
+    unsafe { libc::close(fd) };
+    let read = usize::try_from(read).ok()?;
+    let pages = text[..read]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .try_fold(0usize, |n, &b| n.checked_mul(10)?.checked_add(usize::from(b - b'0')))?;
+    pages.checked_mul(page_size())
+}
+
+/// Makes the page at `page_addr` (inside a private anonymous mapping of
+/// ours) a guard page: `MADV_GUARD_INSTALL` if the kernel has it, else
+/// `mprotect`. For the few stacks outside the regions (signal stacks).
+pub fn guard_page(page_addr: *mut u8) -> bool {
+    let page = page_size();
+    // SAFETY: the caller passes the first page of a mapping it owns; both
+    // calls change only that page.
+    unsafe {
+        libc::madvise(page_addr.cast(), page, MADV_GUARD_INSTALL) == 0
+            || libc::mprotect(page_addr.cast(), page, libc::PROT_NONE) == 0
+    }
+}
+
+/// `pthread_atfork` support: holds the stack locks across `fork()` so the
+/// child never inherits one locked by a thread that does not exist there.
+pub(crate) struct ForkLocks {
+    _memory_functions: MutexGuard<'static, MemoryFunctions>,
+    _regions: MutexGuard<'static, Option<Regions>>,
+}
+
+pub(crate) fn lock_for_fork() -> ForkLocks {
+    ForkLocks {
+        _memory_functions: memory_functions(),
+        _regions: REGIONS.lock().unwrap_or_else(PoisonError::into_inner),
+    }
+}
+
 /// How many memory mappings `mprotect` guards may use: a quarter of the
 /// kernel's per-process limit, leaving the rest to the host program.
 fn mapping_budget() -> usize {
@@ -452,6 +594,22 @@ mod tests {
         assert_eq!(c.bottom(), reused, "the last released slot is reused first");
         release(b);
         release(c);
+    }
+
+    #[test]
+    fn address_space_is_unbounded_without_a_limit() {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: valid out-pointer.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) }, 0);
+        if limit.rlim_cur == libc::RLIM_INFINITY {
+            assert_eq!(address_space_available(), None);
+            assert!(address_space_allows(1 << 40));
+        }
+        let in_use = address_space_in_use().expect("statm is readable");
+        assert!(in_use > 1 << 20, "a process uses more than 1 MiB of address space");
     }
 
     #[test]

@@ -147,6 +147,15 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The registry's lock, held across `fork()` (see `pool::before_fork`).
+pub(crate) struct ForkLock {
+    _guard: std::sync::MutexGuard<'static, Registry>,
+}
+
+pub(crate) fn lock_for_fork() -> ForkLock {
+    ForkLock { _guard: registry() }
+}
+
 /// Adds a thread's counters to the registry. Cold: once per thread.
 ///
 /// `counters` must stay valid until `unregister` is called with it.
@@ -219,6 +228,9 @@ static DEEPEST_SCANNED: AtomicUsize = AtomicUsize::new(0);
 /// `[bottom, bottom + size)` must be writable memory nothing else uses, with
 /// `bottom` aligned to 8 bytes.
 pub unsafe fn paint(bottom: *mut u8, size: usize) {
+    // Under valgrind, a reused stack's memory below its last stack pointer
+    // is marked inaccessible; it is ours to paint.
+    crate::valgrind::make_defined(bottom, size);
     let words = bottom.cast::<u64>();
     for i in 0..size / 8 {
         // SAFETY: within the range the caller vouches for, and aligned.
@@ -233,6 +245,8 @@ pub unsafe fn paint(bottom: *mut u8, size: usize) {
 /// `[bottom, bottom + size)` must be readable and painted by `paint`, with
 /// no code running on it while it is scanned.
 pub unsafe fn scan(bottom: *const u8, size: usize) {
+    // As in `paint`: all of it holds paint or old frames, and may be read.
+    crate::valgrind::make_defined(bottom, size);
     let words = bottom.cast::<u64>();
     let count = size / 8;
     let mut first = count;

@@ -154,7 +154,8 @@ int ASYNC_pause_job(void);
 ASYNC_JOB *ASYNC_get_current_job(void);
 
 /**
- * The wait context `job` was started with (NULL if it was started without).
+ * The wait context `job` was started with (NULL if it was started without,
+ * or when `job` is not a running or paused job).
  *
  * # Safety
  * `job` must be NULL or a handle this library returned.

@@ -1,0 +1,315 @@
+//! Stack overflow inside a job: a clear fatal diagnostic instead of a bare
+//! "Segmentation fault".
+//!
+//! Every job stack has a guard page below it (see `stack`), so running off
+//! its end faults at once. A `SIGSEGV`/`SIGBUS` handler, installed the first
+//! time a thread uses the library, runs on an alternate signal stack (the
+//! job's own stack is exhausted, so it cannot run there). When the fault
+//! address is in one of our guard pages it writes one line to stderr
+//! naming the cause, the stack size and the `RUSTASYNC_STACK_SIZE` knob.
+//! Then, for every fault, it hands over to whatever the program had
+//! installed before (with or without `SA_SIGINFO`), or — when that was the
+//! default action — restores it and returns, so the faulting instruction
+//! runs again and the process dies of the signal as it would have without
+//! this library. Faults outside our guard pages pass through untouched.
+//!
+//! Everything the handler does is async-signal-safe: lock-free reads,
+//! formatting into a buffer on its stack, `write(2)`, `sigaction(2)`.
+//!
+//! Each thread that runs jobs gets an alternate signal stack when its state
+//! is made, unless it already has one (Rust threads and sanitizers set
+//! their own); it is freed when the thread exits.
+
+use std::cell::UnsafeCell;
+use std::ffi::{c_int, c_void};
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::Once;
+
+use crate::stack;
+
+/// The signals a guard-page hit raises: `SIGSEGV` on Linux for a guard made
+/// with `mprotect` or `MADV_GUARD_INSTALL`; `SIGBUS` is covered as well.
+const SIGNALS: [c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
+/// Usable size of the alternate signal stacks this library makes.
+const ALT_STACK_SIZE: usize = 64 * 1024;
+/// `AT_MINSIGSTKSZ` from `<elf.h>`.
+const AT_MINSIGSTKSZ: libc::c_ulong = 51;
+
+/// The actions installed before ours, written once before our handler is
+/// installed and read-only afterwards.
+struct Previous(UnsafeCell<[MaybeUninit<libc::sigaction>; 2]>);
+
+// SAFETY: written only inside `install`'s Once, before the handler that
+// reads it can run; read-only afterwards.
+unsafe impl Sync for Previous {}
+
+static PREVIOUS: Previous = Previous(UnsafeCell::new([MaybeUninit::uninit(), MaybeUninit::uninit()]));
+
+/// Installs the fault handler, once per process.
+pub fn install() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for (index, &signal) in SIGNALS.iter().enumerate() {
+            // SAFETY: the Once makes this the only writer, and the handler
+            // that reads this entry is installed only after it is written.
+            let previous = unsafe { &mut (*PREVIOUS.0.get())[index] };
+            // SAFETY: a query only; the out-pointer is valid.
+            if unsafe { libc::sigaction(signal, ptr::null(), previous.as_mut_ptr()) } != 0 {
+                continue;
+            }
+            // SAFETY: an all-zero sigaction is a valid value to fill in.
+            let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+            action.sa_sigaction = on_fault as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            // SAFETY: `sa_mask` is a valid sigset; `on_fault` has the
+            // SA_SIGINFO signature and is async-signal-safe.
+            unsafe {
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, ptr::null_mut());
+            }
+        }
+    });
+}
+
+/// An alternate signal stack this library made for a thread.
+pub struct AltStack {
+    mapping: *mut c_void,
+    length: usize,
+}
+
+impl AltStack {
+    /// Gives the calling thread an alternate signal stack unless it has one.
+    /// `None` when it had one already or memory is short (the handler then
+    /// runs wherever the kernel can; a guard-page hit dies of the signal).
+    pub fn for_this_thread() -> Option<AltStack> {
+        // SAFETY: a zeroed stack_t is valid; the call only queries.
+        let mut current: libc::stack_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid out-pointer; a NULL new stack means query only.
+        if unsafe { libc::sigaltstack(ptr::null(), &mut current) } != 0 || current.ss_flags & libc::SS_DISABLE == 0 {
+            return None;
+        }
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        // The kernel's minimum for this CPU's signal frame (AT_MINSIGSTKSZ,
+        // 0 when unknown); a handler needs several times that.
+        // SAFETY: getauxval has no preconditions.
+        let minimum = usize::try_from(unsafe { libc::getauxval(AT_MINSIGSTKSZ) }).unwrap_or(0);
+        let usable = ALT_STACK_SIZE.max(minimum * 8).next_multiple_of(page);
+        let length = usable + page;
+        // SAFETY: a fresh private anonymous mapping; it aliases nothing.
+        let mapping = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                length,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if mapping == libc::MAP_FAILED {
+            return None;
+        }
+        let alt = AltStack { mapping, length };
+        // The handler's own overflow should fault, not scribble below.
+        stack::guard_page(mapping.cast());
+        let new = libc::stack_t {
+            ss_sp: mapping.cast::<u8>().wrapping_add(page).cast(),
+            ss_flags: 0,
+            ss_size: usable,
+        };
+        // SAFETY: `new` describes memory we own for as long as it is installed
+        // (until `Drop` uninstalls it).
+        if unsafe { libc::sigaltstack(&new, ptr::null_mut()) } != 0 {
+            return None; // `alt` unmaps on drop; nothing was installed.
+        }
+        Some(alt)
+    }
+}
+
+impl Drop for AltStack {
+    /// Uninstalls the stack if it is still the thread's, then unmaps it.
+    /// Must run on the thread it was made for (its exit destructor).
+    fn drop(&mut self) {
+        // SAFETY: zeroed stack_t is valid; query only.
+        let mut current: libc::stack_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid out-pointer.
+        let queried = unsafe { libc::sigaltstack(ptr::null(), &mut current) } == 0;
+        let ours = (self.mapping as usize..self.mapping as usize + self.length).contains(&(current.ss_sp as usize));
+        if queried && ours {
+            if current.ss_flags & libc::SS_ONSTACK != 0 {
+                return; // Never pull the stack from under a running handler.
+            }
+            let disable = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            // SAFETY: disabling the thread's alternate stack has no other effect.
+            unsafe { libc::sigaltstack(&disable, ptr::null_mut()) };
+        }
+        // (If the program replaced it, ours is no longer in use either.)
+        // SAFETY: the mapping is ours and no longer the thread's signal stack.
+        unsafe { libc::munmap(self.mapping, self.length) };
+    }
+}
+
+/// The handler. Async-signal-safe throughout.
+extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
+    // SAFETY: errno is thread-local; the handler gives it back unchanged.
+    let errno = unsafe { *libc::__errno_location() };
+    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler.
+    let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+    // si_code > 0: raised by the kernel for a fault, not sent by a process.
+    if code > 0 && stack::is_guard_page(address) {
+        report_overflow(address);
+    }
+    chain(signal, info, context);
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Hands the signal to the action installed before ours.
+fn chain(signal: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
+    let Some(index) = SIGNALS.iter().position(|&s| s == signal) else {
+        return;
+    };
+    // SAFETY: written by `install` before this handler was installed.
+    let previous = unsafe { (*PREVIOUS.0.get())[index].assume_init_ref() };
+    let handler = previous.sa_sigaction;
+    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
+        // Back to the default action. A fault re-executes the faulting
+        // instruction on return and dies of it; a signal sent by a process
+        // is raised again (it is blocked until this handler returns).
+        // SAFETY: a zeroed sigaction with SIG_DFL (0) is the default action.
+        let mut default: libc::sigaction = unsafe { std::mem::zeroed() };
+        default.sa_sigaction = libc::SIG_DFL;
+        // SAFETY: sigaction and raise are async-signal-safe.
+        unsafe {
+            libc::sigaction(signal, &default, ptr::null_mut());
+            if (*info).si_code <= 0 {
+                libc::raise(signal);
+            }
+        }
+    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the program installed this address as an SA_SIGINFO handler.
+        let f =
+            unsafe { std::mem::transmute::<usize, extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void)>(handler) };
+        f(signal, info, context);
+    } else {
+        // SAFETY: the program installed this address as a plain handler.
+        let f = unsafe { std::mem::transmute::<usize, extern "C" fn(c_int)>(handler) };
+        f(signal);
+    }
+}
+
+/// Writes the one-line diagnostic with `write(2)` from a stack buffer.
+fn report_overflow(address: usize) {
+    let size = stack::region_stack_size();
+    let mut line = Line::new();
+    line.text("rustasync: fatal: job stack overflow (fault at 0x");
+    line.hex(address);
+    line.text(" in the guard page below a ");
+    line.decimal(size);
+    line.text("-byte job stack); set RUSTASYNC_STACK_SIZE to more, e.g. RUSTASYNC_STACK_SIZE=");
+    line.decimal((size * 2).div_ceil(1024));
+    line.text("K\n");
+    line.write_to_stderr();
+}
+
+/// A fixed buffer for one line, filled without allocating.
+struct Line {
+    buffer: [u8; 256],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Line {
+        Line {
+            buffer: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        let room = self.buffer.len() - self.len;
+        let n = bytes.len().min(room);
+        self.buffer[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    fn text(&mut self, text: &str) {
+        self.bytes(text.as_bytes());
+    }
+
+    fn number(&mut self, mut value: usize, base: usize) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b"0123456789abcdef"[value % base];
+            value /= base;
+            if value == 0 {
+                break;
+            }
+        }
+        self.bytes(&digits[at..]);
+    }
+
+    fn decimal(&mut self, value: usize) {
+        self.number(value, 10);
+    }
+
+    fn hex(&mut self, value: usize) {
+        self.number(value, 16);
+    }
+
+    fn write_to_stderr(&self) {
+        let mut written = 0;
+        while written < self.len {
+            // SAFETY: writes initialised bytes of our buffer; write(2) is
+            // async-signal-safe.
+            let n = unsafe {
+                libc::write(
+                    libc::STDERR_FILENO,
+                    self.buffer[written..].as_ptr().cast(),
+                    self.len - written,
+                )
+            };
+            if n <= 0 {
+                return;
+            }
+            written += n as usize;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_format_numbers_without_allocating() {
+        let mut line = Line::new();
+        line.text("a ");
+        line.decimal(65536);
+        line.text(" 0x");
+        line.hex(0xdead_beef);
+        line.decimal(0);
+        assert_eq!(&line.buffer[..line.len], b"a 65536 0xdeadbeef0");
+    }
+
+    #[test]
+    fn a_thread_with_an_alternate_stack_keeps_it() {
+        std::thread::spawn(|| {
+            // Rust gives its threads a signal stack: ours is not needed.
+            let first = AltStack::for_this_thread();
+            if first.is_some() {
+                assert!(AltStack::for_this_thread().is_none());
+            }
+        })
+        .join()
+        .expect("thread");
+    }
+}
