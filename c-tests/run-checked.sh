@@ -23,7 +23,7 @@ valgrind)
     export RUSTASYNC_TEST_VALGRIND=1 RUSTASYNC_TEST_SCALE=${RUSTASYNC_TEST_SCALE:-2}
     # Not -q: it would hide the "client switching stacks?" warning. Errors
     # and definite leaks make valgrind exit with 99.
-    runner=(valgrind --trace-children=yes --error-exitcode=99 --leak-check=full
+    runner=(valgrind --trace-children=yes --fair-sched=yes --error-exitcode=99 --leak-check=full
         --errors-for-leak-kinds=definite --suppressions="$root/c-tests/valgrind.supp")
     bad_output='client switching stacks'
     ;;

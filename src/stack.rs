@@ -241,7 +241,8 @@ fn page_size() -> usize {
     if size > 0 { size as usize } else { 4096 }
 }
 
-/// The usable size of the library's own job stacks.
+/// The size of the library's own job stacks: the configured size, rounded
+/// up to pages (of which the top `SIDE_BYTES` hold the `StackSide`).
 pub fn usable_size() -> usize {
     slot_stack_size()
 }
