@@ -46,8 +46,8 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 
 # Debian packages: what building and the basic tests need, and what the
 # tests with real programs need on top.
-BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make
-INTEROP_PACKAGES := haproxy wrk valgrind
+BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make pkg-config
+INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
 
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
 	valgrind-test sanitize-test fuzz-test stress-test
