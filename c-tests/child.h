@@ -58,8 +58,9 @@ static inline void collect(int fd, pid_t pid, struct child *c)
         ;
 }
 
-/* Runs fn(arg) in a forked child; the child exits 0 when fn's CHECKs held. */
-static inline void run_forked(void (*fn)(void *), void *arg, struct child *c)
+/* Forks a child whose stderr goes to *err_read; in the child (return 0) an
+ * alarm bounds its life. */
+static inline pid_t fork_child(int *err_read)
 {
     int pipefd[2];
     pid_t pid;
@@ -74,38 +75,41 @@ static inline void run_forked(void (*fn)(void *), void *arg, struct child *c)
         close(pipefd[0]);
         dup2(pipefd[1], 2);
         alarm(CHILD_ALARM_SECONDS);
+        return 0;
+    }
+    close(pipefd[1]);
+    *err_read = pipefd[0];
+    return pid;
+}
+
+/* Runs fn(arg) in a forked child; the child exits 0 when fn's CHECKs held. */
+static inline void run_forked(void (*fn)(void *), void *arg, struct child *c)
+{
+    int err_read = -1;
+    pid_t pid = fork_child(&err_read);
+
+    if (pid == 0) {
         fn(arg);
         fflush(stdout);
         _exit(test_failures == 0 ? 0 : 1);
     }
-    close(pipefd[1]);
-    collect(pipefd[0], pid, c);
+    collect(err_read, pid, c);
 }
 
 /* Runs this program again as `self_path mode`, with `env` ("NAME=VALUE",
  * NULL-terminated, may be NULL) added to its environment. */
 static inline void run_self(const char *mode, const char *const *env, struct child *c)
 {
-    int pipefd[2];
-    pid_t pid;
+    int err_read = -1;
+    pid_t pid = fork_child(&err_read);
 
-    fflush(stdout);
-    if (pipe(pipefd) != 0)
-        abort();
-    pid = fork();
-    if (pid < 0)
-        abort();
     if (pid == 0) {
-        close(pipefd[0]);
-        dup2(pipefd[1], 2);
         for (; env != NULL && *env != NULL; env++)
             putenv((char *)*env);
-        alarm(CHILD_ALARM_SECONDS);
         execl(self_path, self_path, mode, (char *)NULL);
         _exit(127);
     }
-    close(pipefd[1]);
-    collect(pipefd[0], pid, c);
+    collect(err_read, pid, c);
 }
 
 static inline int exited_ok(const struct child *c)

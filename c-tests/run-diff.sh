@@ -26,35 +26,29 @@ for src in "$root"/c-tests/*.c; do
     name=$(basename "$src" .c)
     ours="$build/rustasync/$name"
     native="$build/native/$name"
+    libs=(-lrustasync -lcrypto -lpthread)
+    against=rustasync
+    only=
     if grep -q '^/\* no-libcrypto \*/' "$src"; then
-        if ! cc "${cflags[@]}" -I"$root/include" -o "$ours" "$src" \
-            -L"$libdir" -Wl,-rpath,"$libdir" -lrustasync -lpthread 2> "$ours.cc.log"; then
-            fail "$name" "does not compile against rustasync alone: $(head -3 "$ours.cc.log")"
-            continue
-        fi
-        timeout 120 "$ours" > "$ours.out" 2> "$ours.err"
-        status=$?
-        if [ $status -ne 0 ]; then
-            fail "$name" "exit status $status with rustasync, no libcrypto; $(grep -m3 FAILED "$ours.out" "$ours.err" | tr '\n' ' ')"
-            continue
-        fi
-        echo "PASS $name (rustasync only, no libcrypto)"
-        passed=$((passed + 1))
-        continue
+        libs=(-lrustasync -lpthread)
+        against="rustasync alone, no libcrypto"
+        only=" (rustasync only, no libcrypto)"
+    elif grep -q '^/\* rustasync-only \*/' "$src"; then
+        only=" (rustasync only)"
     fi
     if ! cc "${cflags[@]}" -I"$root/include" -o "$ours" "$src" \
-        -L"$libdir" -Wl,-rpath,"$libdir" -lrustasync -lcrypto -lpthread 2> "$ours.cc.log"; then
-        fail "$name" "does not compile against rustasync: $(head -3 "$ours.cc.log")"
+        -L"$libdir" -Wl,-rpath,"$libdir" "${libs[@]}" 2> "$ours.cc.log"; then
+        fail "$name" "does not compile against $against: $(head -3 "$ours.cc.log")"
         continue
     fi
     timeout 120 "$ours" > "$ours.out" 2> "$ours.err"
     status=$?
     if [ $status -ne 0 ]; then
-        fail "$name" "exit status $status with rustasync; $(grep -m3 FAILED "$ours.out" "$ours.err" | tr '\n' ' ')"
+        fail "$name" "exit status $status with $against; $(grep -m3 FAILED "$ours.out" "$ours.err" | tr '\n' ' ')"
         continue
     fi
-    if grep -q '^/\* rustasync-only \*/' "$src"; then
-        echo "PASS $name (rustasync only)"
+    if [ -n "$only" ]; then
+        echo "PASS $name$only"
         passed=$((passed + 1))
         continue
     fi
