@@ -4,7 +4,6 @@
 //! comparison — no lookup, no dereference of foreign memory — and the whole
 //! arena costs two memory mappings however many jobs exist.
 
-use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -143,18 +142,7 @@ impl<T> Arena<T> {
                 length /= 2;
                 continue;
             }
-            // SAFETY: a fresh inaccessible anonymous mapping; nothing aliases it.
-            let base = unsafe {
-                libc::mmap(
-                    ptr::null_mut(),
-                    length,
-                    libc::PROT_NONE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                    -1,
-                    0,
-                )
-            };
-            if base != libc::MAP_FAILED {
+            if let Some(base) = crate::stack::map_anonymous(length, libc::PROT_NONE, 0) {
                 // SAFETY: advice on our own fresh mapping; failure (no THP)
                 // only means ordinary pages.
                 unsafe { libc::madvise(base, length, libc::MADV_HUGEPAGE) };
@@ -185,7 +173,7 @@ mod tests {
     #[test]
     fn slots_are_recognised_and_reused() {
         let arena: Arena<Block> = Arena::new();
-        assert!(!arena.contains(ptr::null()));
+        assert!(!arena.contains(std::ptr::null()));
         let a = arena.allocate().expect("slot");
         let b = arena.allocate().expect("slot");
         assert!(arena.contains(a) && arena.contains(b));

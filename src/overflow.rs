@@ -89,28 +89,14 @@ impl AltStack {
         if unsafe { libc::sigaltstack(ptr::null(), &mut current) } != 0 || current.ss_flags & libc::SS_DISABLE == 0 {
             return None;
         }
-        // SAFETY: sysconf has no preconditions.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let page = stack::page_size();
         // The kernel's minimum for this CPU's signal frame (AT_MINSIGSTKSZ,
         // 0 when unknown); a handler needs several times that.
         // SAFETY: getauxval has no preconditions.
         let minimum = usize::try_from(unsafe { libc::getauxval(AT_MINSIGSTKSZ) }).unwrap_or(0);
         let usable = ALT_STACK_SIZE.max(minimum * 8).next_multiple_of(page);
         let length = usable + page;
-        // SAFETY: a fresh private anonymous mapping; it aliases nothing.
-        let mapping = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                length,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if mapping == libc::MAP_FAILED {
-            return None;
-        }
+        let mapping = stack::map_anonymous(length, libc::PROT_READ | libc::PROT_WRITE, 0)?;
         let alt = AltStack { mapping, length };
         // The handler's own overflow should fault, not scribble below.
         stack::guard_page(mapping.cast());

@@ -235,7 +235,26 @@ unsafe extern "C" fn default_free(addr: *mut c_void) {
     }
 }
 
-fn page_size() -> usize {
+/// A fresh private anonymous mapping of `length` bytes with protection
+/// `prot` and `extra_flags` beside `MAP_PRIVATE | MAP_ANONYMOUS |
+/// MAP_NORESERVE`; `None` when the kernel refuses.
+pub fn map_anonymous(length: usize, prot: libc::c_int, extra_flags: libc::c_int) -> Option<*mut libc::c_void> {
+    // SAFETY: a new mapping at an address of the kernel's choosing aliases
+    // nothing; the caller owns it from here.
+    let base = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            length,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | extra_flags,
+            -1,
+            0,
+        )
+    };
+    (base != libc::MAP_FAILED).then_some(base)
+}
+
+pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if size > 0 { size as usize } else { 4096 }
@@ -409,19 +428,7 @@ impl Regions {
                 slots /= 2;
                 continue;
             }
-            // SAFETY: a fresh private anonymous mapping at an address of the
-            // kernel's choosing; it aliases nothing.
-            let base = unsafe {
-                libc::mmap(
-                    ptr::null_mut(),
-                    length,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                    -1,
-                    0,
-                )
-            };
-            if base != libc::MAP_FAILED {
+            if let Some(base) = map_anonymous(length, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_STACK) {
                 let index = REGION_COUNT.load(Ordering::Relaxed);
                 REGION_STARTS[index].store(base as usize, Ordering::Release);
                 REGION_ENDS[index].store(base as usize + length, Ordering::Release);
