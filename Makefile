@@ -50,7 +50,7 @@ BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make pkg-co
 INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
 
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test
+	valgrind-test sanitize-test fuzz-test stress-test secure-test
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -126,7 +126,7 @@ demo: deps lib
 	@$(BUILD)/demo/example
 
 test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test
+	sanitize-test valgrind-test fuzz-test secure-test
 	@echo "make test: all passed"
 
 lint:
@@ -176,6 +176,12 @@ install-test: deps lib
 # match the jobs speed ran.
 stats-test: lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
+
+# A setuid-root, a setgid and a file-capability copy of a test program, run
+# as nobody with every RUSTASYNC_* variable set: all must be ignored.
+secure-test: lib
+	@tools/ensure-packages util-linux libcap2-bin binutils
+	c-tests/secure-test.sh $(BUILD)/secure-test $(LIBDIR)
 
 INTEROP_DEPS := lib
 include c-tests/interop/interop.mk

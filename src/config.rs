@@ -1,11 +1,22 @@
-//! Settings read once from the environment.
+//! Settings read once from the environment: the only place the library
+//! looks at it.
 //!
 //! Every knob has a default that matches or beats OpenSSL's own behaviour, so
 //! the library works unconfigured inside programs that never heard of it.
+//!
+//! Variables are read with `secure_getenv`. In a process whose privileges
+//! differ from its caller's (setuid, setgid, file capabilities: glibc's
+//! `AT_SECURE`) every `RUSTASYNC_*` variable reads as unset, so whoever
+//! starts a privileged program cannot turn on its diagnostics (which name
+//! addresses), take away its guard pages or choose its stack size.
+//!
+//! The parsers are pure functions of the variable's bytes, so any byte
+//! string can be fed to them (`fuzz/src/env_parsers.rs` does): each returns
+//! the documented default or a documented clamp, with at most one bounded,
+//! single-line warning, which `log` prints when it first starts.
 
+use std::ffi::{CStr, c_char};
 use std::sync::OnceLock;
-
-use crate::log::{self, Level};
 
 /// OpenSSL gives each job 32 KiB, of which a job can really use about 28 KiB;
 /// TLS handshakes with certificate verification run close to that edge, so
@@ -16,6 +27,9 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 /// Large enough for any sane job, small enough that a typo cannot make each
 /// job reserve gigabytes.
 pub const MAX_STACK_SIZE: usize = 256 * 1024 * 1024;
+/// How much of a rejected value a warning repeats: enough to recognise it,
+/// never a line as long as whatever the environment held.
+pub const ECHO_LIMIT: usize = 64;
 
 /// How stack guard pages are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,74 +43,216 @@ pub enum GuardMode {
     Off,
 }
 
+/// How much `log` writes; lives here because `RUSTASYNC_LOG` is a setting
+/// like the others (`log` re-exports it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Level {
+    Off = 0,
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+    Trace = 5,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Off => "off",
+            Level::Error => "error",
+            Level::Warn => "warn",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        }
+    }
+}
+
+/// A parsed setting and, when the text was not taken as written, why.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Parsed<T> {
+    pub value: T,
+    pub warning: Option<String>,
+}
+
+impl<T> Parsed<T> {
+    fn exact(value: T) -> Parsed<T> {
+        Parsed { value, warning: None }
+    }
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub stack_size: usize,
     pub guard: GuardMode,
+    pub log: Level,
+    pub stats: bool,
+    /// One line per variable that was not taken as written.
+    pub warnings: Vec<String>,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
 
 pub fn get() -> &'static Config {
-    CONFIG.get_or_init(|| Config {
-        stack_size: stack_size_from(std::env::var("RUSTASYNC_STACK_SIZE").ok().as_deref()),
-        guard: guard_from(std::env::var("RUSTASYNC_GUARD").ok().as_deref()),
+    CONFIG.get_or_init(|| {
+        let stack = parse_stack_size(var(c"RUSTASYNC_STACK_SIZE").as_deref());
+        let guard = parse_guard(var(c"RUSTASYNC_GUARD").as_deref());
+        let log = parse_log(var(c"RUSTASYNC_LOG").as_deref());
+        let stats = parse_stats(var(c"RUSTASYNC_STATS").as_deref());
+        let warnings = [stack.warning, guard.warning, log.warning, stats.warning]
+            .into_iter()
+            .flatten()
+            .collect();
+        Config {
+            stack_size: stack.value,
+            guard: guard.value,
+            log: log.value,
+            stats: stats.value,
+            warnings,
+        }
     })
 }
 
-fn stack_size_from(value: Option<&str>) -> usize {
+// glibc's (since 2.17); the `libc` crate declares it for Solaris only.
+unsafe extern "C" {
+    fn secure_getenv(name: *const c_char) -> *mut c_char;
+}
+
+/// A variable's bytes, or `None` when it is unset or the process is
+/// privileged (see the module's comment).
+fn var(name: &CStr) -> Option<Vec<u8>> {
+    // SAFETY: `name` is NUL-terminated; the returned pointer, when not
+    // null, is a NUL-terminated string in the environment, copied at once.
+    unsafe {
+        let value = secure_getenv(name.as_ptr());
+        (!value.is_null()).then(|| CStr::from_ptr(value).to_bytes().to_vec())
+    }
+}
+
+/// The value as a warning may show it: the first `ECHO_LIMIT` bytes, with
+/// anything but printable ASCII escaped, so that a value cannot forge log
+/// lines or send terminal control sequences.
+pub fn echo(value: &[u8]) -> String {
+    let shown = &value[..value.len().min(ECHO_LIMIT)];
+    let mut text = shown.escape_ascii().to_string();
+    if value.len() > ECHO_LIMIT {
+        text.push_str("...");
+    }
+    text
+}
+
+/// `RUSTASYNC_STACK_SIZE`: bytes, or with a `K`/`M` suffix, within
+/// `MIN_STACK_SIZE..=MAX_STACK_SIZE` (clamped with a warning); anything
+/// else gives the default with a warning.
+pub fn parse_stack_size(value: Option<&[u8]>) -> Parsed<usize> {
     let Some(text) = value else {
-        return DEFAULT_STACK_SIZE;
+        return Parsed::exact(DEFAULT_STACK_SIZE);
     };
     match parse_size(text) {
-        Some(size) if (MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&size) => size,
+        Some(size) if (MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&size) => Parsed::exact(size),
         Some(size) => {
             let clamped = size.clamp(MIN_STACK_SIZE, MAX_STACK_SIZE);
-            log::emit(
-                Level::Warn,
-                format_args!("RUSTASYNC_STACK_SIZE={text} is out of range, using {clamped} bytes"),
-            );
-            clamped
+            Parsed {
+                value: clamped,
+                warning: Some(format!(
+                    "RUSTASYNC_STACK_SIZE={} is out of range, using {clamped} bytes",
+                    echo(text)
+                )),
+            }
         }
-        None => {
-            log::emit(
-                Level::Warn,
-                format_args!(
-                    "RUSTASYNC_STACK_SIZE={text} is not a size (bytes, or with K/M), using {DEFAULT_STACK_SIZE}"
-                ),
-            );
-            DEFAULT_STACK_SIZE
-        }
+        None => Parsed {
+            value: DEFAULT_STACK_SIZE,
+            warning: Some(format!(
+                "RUSTASYNC_STACK_SIZE={} is not a size (bytes, or with K/M), using {DEFAULT_STACK_SIZE}",
+                echo(text)
+            )),
+        },
     }
 }
 
-fn guard_from(value: Option<&str>) -> GuardMode {
-    match value.map(str::trim) {
-        None | Some("") | Some("auto") => GuardMode::Auto,
-        Some("mprotect") => GuardMode::Mprotect,
-        Some("off") | Some("none") => GuardMode::Off,
-        Some(other) => {
-            log::emit(
-                Level::Warn,
-                format_args!("RUSTASYNC_GUARD={other} is not auto, mprotect or off; using auto"),
-            );
-            GuardMode::Auto
-        }
+/// `RUSTASYNC_GUARD`: `auto` (or empty), `mprotect`, `off` or `none`;
+/// anything else gives `auto` with a warning.
+pub fn parse_guard(value: Option<&[u8]>) -> Parsed<GuardMode> {
+    match value.map(<[u8]>::trim_ascii) {
+        None | Some(b"" | b"auto") => Parsed::exact(GuardMode::Auto),
+        Some(b"mprotect") => Parsed::exact(GuardMode::Mprotect),
+        Some(b"off" | b"none") => Parsed::exact(GuardMode::Off),
+        Some(other) => Parsed {
+            value: GuardMode::Auto,
+            warning: Some(format!(
+                "RUSTASYNC_GUARD={} is not auto, mprotect or off; using auto",
+                echo(other)
+            )),
+        },
     }
 }
 
-/// Parses `65536`, `64K`, `64k`, `1M` or `1m` into bytes.
-pub fn parse_size(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let (digits, unit) = match text.char_indices().last()? {
-        (at, 'k' | 'K') => (&text[..at], 1024),
-        (at, 'm' | 'M') => (&text[..at], 1024 * 1024),
+/// `RUSTASYNC_LOG`, any case: unset, empty, `off`, `0` or `none` is off;
+/// `error`, `warn`/`warning`, `info`/`1`, `debug`, `trace`; anything else
+/// gives `warn` with a warning.
+pub fn parse_log(value: Option<&[u8]>) -> Parsed<Level> {
+    let Some(text) = value else {
+        return Parsed::exact(Level::Off);
+    };
+    let word = text.trim_ascii();
+    let names: [(&[u8], Level); 11] = [
+        (b"", Level::Off),
+        (b"off", Level::Off),
+        (b"0", Level::Off),
+        (b"none", Level::Off),
+        (b"error", Level::Error),
+        (b"warn", Level::Warn),
+        (b"warning", Level::Warn),
+        (b"info", Level::Info),
+        (b"1", Level::Info),
+        (b"debug", Level::Debug),
+        (b"trace", Level::Trace),
+    ];
+    match names.iter().find(|(name, _)| word.eq_ignore_ascii_case(name)) {
+        Some(&(_, level)) => Parsed::exact(level),
+        None => Parsed {
+            value: Level::Warn,
+            warning: Some(format!(
+                "RUSTASYNC_LOG={} is not off|error|warn|info|debug|trace; using warn",
+                echo(text)
+            )),
+        },
+    }
+}
+
+/// `RUSTASYNC_STATS`: on when set to anything but empty, `0`, `off`, `no`
+/// or `false` (any case). Every value means something, so none warns.
+pub fn parse_stats(value: Option<&[u8]>) -> Parsed<bool> {
+    let Some(text) = value else {
+        return Parsed::exact(false);
+    };
+    let word = text.trim_ascii();
+    let off = [&b""[..], b"0", b"off", b"no", b"false"]
+        .iter()
+        .any(|name| word.eq_ignore_ascii_case(name));
+    Parsed::exact(!off)
+}
+
+/// Parses `65536`, `64K`, `64k`, `1M` or `1m` (surrounding ASCII blanks
+/// allowed) into bytes; `None` for anything else or a size past `usize`.
+pub fn parse_size(text: &[u8]) -> Option<usize> {
+    let text = text.trim_ascii();
+    let (digits, unit) = match text.split_last()? {
+        (b'k' | b'K', digits) => (digits, 1024),
+        (b'm' | b'M', digits) => (digits, 1024 * 1024),
         _ => (text, 1),
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() {
         return None;
     }
-    digits.parse::<usize>().ok()?.checked_mul(unit)
+    digits
+        .iter()
+        .try_fold(0usize, |n, &b| {
+            let digit = usize::from(b.checked_sub(b'0').filter(|d| *d <= 9)?);
+            n.checked_mul(10)?.checked_add(digit)
+        })?
+        .checked_mul(unit)
 }
 
 #[cfg(test)]
@@ -105,30 +261,67 @@ mod tests {
 
     #[test]
     fn sizes_parse_with_and_without_units() {
-        assert_eq!(parse_size("65536"), Some(65536));
-        assert_eq!(parse_size("64K"), Some(65536));
-        assert_eq!(parse_size("64k"), Some(65536));
-        assert_eq!(parse_size(" 2M "), Some(2 * 1024 * 1024));
-        assert_eq!(parse_size(""), None);
-        assert_eq!(parse_size("K"), None);
-        assert_eq!(parse_size("-1"), None);
-        assert_eq!(parse_size("12G"), None);
-        assert_eq!(parse_size("99999999999999999999"), None);
+        assert_eq!(parse_size(b"65536"), Some(65536));
+        assert_eq!(parse_size(b"64K"), Some(65536));
+        assert_eq!(parse_size(b"64k"), Some(65536));
+        assert_eq!(parse_size(b" 2M "), Some(2 * 1024 * 1024));
+        assert_eq!(parse_size(b""), None);
+        assert_eq!(parse_size(b"K"), None);
+        assert_eq!(parse_size(b"-1"), None);
+        assert_eq!(parse_size(b"+1"), None);
+        assert_eq!(parse_size(b"12G"), None);
+        assert_eq!(parse_size(b"99999999999999999999"), None);
+        assert_eq!(parse_size(b"\xff64K"), None);
     }
 
     #[test]
     fn stack_size_is_clamped_and_defaulted() {
-        assert_eq!(stack_size_from(None), DEFAULT_STACK_SIZE);
-        assert_eq!(stack_size_from(Some("128K")), 128 * 1024);
-        assert_eq!(stack_size_from(Some("1K")), MIN_STACK_SIZE);
-        assert_eq!(stack_size_from(Some("junk")), DEFAULT_STACK_SIZE);
+        assert_eq!(parse_stack_size(None), Parsed::exact(DEFAULT_STACK_SIZE));
+        assert_eq!(parse_stack_size(Some(b"128K")), Parsed::exact(128 * 1024));
+        let small = parse_stack_size(Some(b"1K"));
+        assert_eq!(small.value, MIN_STACK_SIZE);
+        assert!(small.warning.expect("a clamp warns").contains("out of range"));
+        let junk = parse_stack_size(Some(b"junk"));
+        assert_eq!(junk.value, DEFAULT_STACK_SIZE);
+        assert!(junk.warning.is_some());
     }
 
     #[test]
     fn guard_modes_parse() {
-        assert_eq!(guard_from(None), GuardMode::Auto);
-        assert_eq!(guard_from(Some("mprotect")), GuardMode::Mprotect);
-        assert_eq!(guard_from(Some("off")), GuardMode::Off);
-        assert_eq!(guard_from(Some("bogus")), GuardMode::Auto);
+        assert_eq!(parse_guard(None).value, GuardMode::Auto);
+        assert_eq!(parse_guard(Some(b"mprotect")).value, GuardMode::Mprotect);
+        assert_eq!(parse_guard(Some(b" off\n")).value, GuardMode::Off);
+        let bogus = parse_guard(Some(b"bogus"));
+        assert_eq!(bogus.value, GuardMode::Auto);
+        assert!(bogus.warning.is_some());
+    }
+
+    #[test]
+    fn levels_parse() {
+        assert_eq!(parse_log(Some(b"TRACE")).value, Level::Trace);
+        assert_eq!(parse_log(Some(b"warn")).value, Level::Warn);
+        assert_eq!(parse_log(Some(b"")).value, Level::Off);
+        assert_eq!(parse_log(None), Parsed::exact(Level::Off));
+        let loud = parse_log(Some(b"loud"));
+        assert_eq!(loud.value, Level::Warn);
+        assert!(loud.warning.is_some());
+        assert!(Level::Error < Level::Trace);
+    }
+
+    #[test]
+    fn stats_switch_parses() {
+        assert!(!parse_stats(None).value);
+        assert!(!parse_stats(Some(b" No ")).value);
+        assert!(parse_stats(Some(b"1")).value);
+        assert!(parse_stats(Some(b"\xff")).value);
+    }
+
+    #[test]
+    fn warnings_are_one_short_line() {
+        let mut hostile = b"1\nrustasync: fatal: forged\x1b[2J".to_vec();
+        hostile.resize(1 << 20, b'x');
+        let warning = parse_stack_size(Some(&hostile)).warning.expect("not a size");
+        assert!(!warning.contains('\n') && !warning.contains('\x1b'), "{warning}");
+        assert!(warning.len() < 4 * ECHO_LIMIT + 100, "{} bytes", warning.len());
     }
 }

@@ -208,8 +208,7 @@ pub fn enabled() -> bool {
 
 #[cold]
 fn read_setting() -> bool {
-    let value = std::env::var("RUSTASYNC_STATS").unwrap_or_default();
-    let on = !matches!(value.trim(), "" | "0" | "off" | "no" | "false");
+    let on = crate::config::get().stats;
     ENABLED.store(u8::from(on), Ordering::Relaxed);
     on
 }

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# RUSTASYNC_* variables must not reach a privileged process: a program
+# linked with -lrustasync, made setuid-root (and setgid, and given a file
+# capability) in a scratch directory, is run as nobody with every variable
+# set to what an attacker would like. It must behave as with none set: no
+# `rustasync:` line on stderr (no trace, no warning, no stats report), the
+# default stack size, guard pages below job stacks. Run by root (the
+# owner, so no privilege changes) or as nobody without the setuid bit,
+# the same binary must honour every variable as documented.
+#
+# Needs root (to make a setuid-root file), setpriv (util-linux) and setcap
+# (libcap2-bin); a scenario that cannot run fails.
+#
+#   c-tests/secure-test.sh BUILD_DIR LIBDIR
+set -uo pipefail
+build=${1:?build dir}
+libdir=$(cd "${2:?lib dir}" && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
+passed=0
+failed=0
+result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else echo "FAIL $2: $3"; failed=$((failed + 1)); fi; }
+finish() { echo "secure: $passed passed, $failed failed"; [ $failed -eq 0 ]; exit; }
+as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+
+if [ "$(id -u)" -ne 0 ]; then
+    result fail "setup" "must run as root to make a setuid-root program (CI runs as root)"
+    finish
+fi
+for tool in setpriv setcap readelf; do
+    command -v $tool > /dev/null || result fail "setup" "$tool is not installed (make deps)"
+done
+[ $failed -eq 0 ] || finish
+
+# A scratch directory nobody can reach, on a filesystem that honours
+# setuid bits: the first candidate that qualifies.
+scratch=
+for parent in "${TMPDIR:-/tmp}" /var/tmp "$build"; do
+    [ -d "$parent" ] || continue
+    if findmnt -n -o OPTIONS -T "$parent" | tr ',' '\n' | grep -qx nosuid; then
+        echo "     $parent is on a nosuid filesystem"
+        continue
+    fi
+    dir=$(mktemp -d "$parent/rustasync-secure.XXXXXX") || continue
+    chmod 755 "$dir"
+    if "${as_nobody[@]}" test -x "$dir"; then
+        scratch=$dir
+        break
+    fi
+    echo "     $dir is not reachable by nobody"
+    rm -rf "$dir"
+done
+if [ -z "$scratch" ]; then
+    result fail "setup" "no directory on a filesystem without nosuid that nobody can reach"
+    finish
+fi
+trap 'rm -rf "$scratch"' EXIT
+echo "     scratch directory $scratch"
+
+# The library next to the program, found through an absolute RUNPATH (the
+# one search path ld.so still honours for a setuid program).
+soname=$(readelf -d "$libdir/librustasync.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+cp -L "$libdir/librustasync.so" "$scratch/$soname"
+ln -s "$soname" "$scratch/librustasync.so"
+if ! cc -std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$root/include" -o "$scratch/plain" \
+    "$root/c-tests/secure/env_probe.c" -L"$scratch" -Wl,-rpath,"$scratch" -lrustasync -lpthread \
+    2> "$build/cc.log"; then
+    result fail "build" "$(head -3 "$build/cc.log")"
+    finish
+fi
+chmod 755 "$scratch/plain" "$scratch/$soname"
+cp "$scratch/plain" "$scratch/setuid" && chmod 4755 "$scratch/setuid"
+cp "$scratch/plain" "$scratch/setgid" && chmod 2755 "$scratch/setgid"
+cp "$scratch/plain" "$scratch/setcap" && setcap cap_net_bind_service=ep "$scratch/setcap"
+ls -l "$scratch" | sed 's/^/     /'
+
+hostile=(RUSTASYNC_LOG=trace RUSTASYNC_STATS=1 RUSTASYNC_STACK_SIZE=128K RUSTASYNC_GUARD=off)
+uid=$(id -u nobody)
+gid=$(getent group nogroup | cut -d: -f3)
+
+# run NAME PROGRAM [ENV...]: runs as nobody, or as root with NAME root:*
+run() {
+    local name=$1 program=$2
+    shift 2
+    local who=("${as_nobody[@]}")
+    case $name in root:*) who=() ;; esac
+    env -i PATH=/usr/bin:/bin "$@" timeout 60 "${who[@]}" "$scratch/$program" \
+        > "$build/$name.out" 2> "$build/$name.err"
+    echo $? > "$build/$name.status"
+}
+field() { sed -n "s/^$2=//p" "$build/$1.out"; }
+expect() { # expect NAME WHAT GOT WANT
+    if [ "$3" = "$4" ]; then result ok "$1: $2 ($3)"; else result fail "$1: $2" "got '$3', want '$4'"; fi
+}
+ran() { # ran NAME: the run exited 0 and printed its figures
+    if [ "$(cat "$build/$1.status")" = 0 ] && [ "$(field "$1" result)" = 42 ]; then
+        return 0
+    fi
+    result fail "$1" "exit status $(cat "$build/$1.status"); $(head -3 "$build/$1.err" | tr '\n' ' ')"
+    return 1
+}
+
+# Privileged: setuid root, setgid root, file capability; all run by nobody.
+for kind in setuid setgid setcap; do
+    name="nobody:$kind"
+    run "$name" "$kind" "${hostile[@]}"
+    ran "$name" || continue
+    ids=$(field "$name" ids)
+    case $kind in
+    setuid) want="$uid/0/$gid/$gid" ;;
+    setgid) want="$uid/$uid/$gid/0" ;;
+    setcap) want="$uid/$uid/$gid/$gid" ;;
+    esac
+    # A nosuid mount would leave the ids unchanged and prove nothing.
+    expect "$name" "runs with the privilege it was given (uid/euid/gid/egid)" "$ids" "$want"
+    expect "$name" "the kernel marked it privileged (AT_SECURE)" "$(field "$name" at_secure)" 1
+    expect "$name" "no rustasync: line on stderr" "$(grep -c 'rustasync:' "$build/$name.err")" 0
+    expect "$name" "default stack size despite RUSTASYNC_STACK_SIZE=128K" "$(field "$name" stack_size)" 65536
+    expect "$name" "guard page below the job stack despite RUSTASYNC_GUARD=off" "$(field "$name" guard)" yes
+    expect "$name" "no stack measurement despite RUSTASYNC_STATS=1" "$(field "$name" measured)" 0
+done
+
+# Values that would each draw a warning are not even parsed.
+run nobody:setuid-junk setuid RUSTASYNC_LOG=loud RUSTASYNC_STACK_SIZE=junk RUSTASYNC_GUARD=bogus
+if ran nobody:setuid-junk; then
+    expect "nobody:setuid-junk" "no warning about unparsable values" \
+        "$(grep -c 'rustasync:' "$build/nobody:setuid-junk.err")" 0
+fi
+
+# Unprivileged: the setuid program run by its owner, and the plain copy
+# run by nobody. Every variable works.
+for name in root:setuid nobody:plain; do
+    program=${name#*:}
+    run "$name" "$program" "${hostile[@]}"
+    ran "$name" || continue
+    expect "$name" "not privileged (AT_SECURE)" "$(field "$name" at_secure)" 0
+    expect "$name" "RUSTASYNC_STACK_SIZE=128K" "$(field "$name" stack_size)" 131072
+    expect "$name" "RUSTASYNC_GUARD=off" "$(field "$name" guard)" no
+    expect "$name" "RUSTASYNC_STATS=1 measures stacks" "$(field "$name" measured)" 1
+    for line in 'rustasync: warn: ASYNC_start_job: job is NULL' 'rustasync: trace: start job' \
+        'rustasync: stats for pid'; do
+        expect "$name" "stderr has '$line'" "$(grep -c "^$line" "$build/$name.err")" 1
+    done
+done
+run nobody:plain-default plain
+if ran nobody:plain-default; then
+    expect "nobody:plain-default" "no variables: guard page" "$(field nobody:plain-default guard)" yes
+    expect "nobody:plain-default" "no variables: silent" "$(grep -c 'rustasync:' "$build/nobody:plain-default.err")" 0
+fi
+finish

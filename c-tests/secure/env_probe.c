@@ -1,0 +1,106 @@
+/*
+ * What the environment made of the library in this process, as seen from
+ * inside a job: c-tests/secure-test.sh runs a setuid-root copy of this
+ * program as nobody and as root, with RUSTASYNC_* variables set.
+ *
+ * Prints (stdout, one per line):
+ *   ids=UID/EUID/GID/EGID   who runs it (the setuid or setgid bit took)
+ *   at_secure=0|1  whether the kernel marked the process privileged (also
+ *                  for a file capability, which changes no id)
+ *   stack_size=N   usable bytes per job stack (rustasync_stats)
+ *   measured=0|1   whether RUSTASYNC_STATS switched stack measurement on
+ *   guard=yes|no   whether the page below the running job's stack faults
+ *   result=N       what the job returned (it pauses once on the way)
+ * A misuse (ASYNC_start_job with a NULL job) gives RUSTASYNC_LOG a warning
+ * to print, the job's start and finish give it trace lines, and the
+ * pool left at exit gives RUSTASYNC_STATS a report.
+ */
+/* rustasync-only */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+#include <openssl/async.h>
+#include <rustasync.h>
+
+static size_t stack_size;
+static int guard_found = -1;
+static int pipe_fds[2];
+
+/* Whether the kernel can read one byte at `p`: write(2) fails with EFAULT
+ * on a guard page (PROT_NONE or MADV_GUARD_INSTALL) or a hole, without a
+ * signal. */
+static int readable(const char *p)
+{
+    char byte;
+
+    if (write(pipe_fds[1], p, 1) == 1)
+        return read(pipe_fds[0], &byte, 1) == 1;
+    return errno != EFAULT ? -1 : 0;
+}
+
+/* Walks down from this frame's page while pages are readable: a guarded
+ * stack stops within its own size, an unguarded one runs on into its
+ * neighbour (the slot below, or whatever lies below the region). */
+static int probe(void *arg)
+{
+    volatile char here = 1;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t top = (uintptr_t)&here;
+    uintptr_t p = top & ~(uintptr_t)(page - 1);
+    int state;
+
+    (void)arg;
+    for (;;) {
+        state = readable((const char *)(p - page));
+        if (state < 0)
+            return 0;
+        if (state == 0 || top - p >= stack_size + 16 * page)
+            break;
+        p -= page;
+    }
+    guard_found = state == 0 && top - p <= stack_size;
+    ASYNC_pause_job();
+    return 42 + here - 1;
+}
+
+int main(void)
+{
+    struct rustasync_stats stats;
+    ASYNC_JOB *job = NULL;
+    ASYNC_WAIT_CTX *ctx = ASYNC_WAIT_CTX_new();
+    int ret = 0, status;
+
+    if (ctx == NULL || pipe(pipe_fds) != 0 || !rustasync_stats(&stats)) {
+        perror("setup");
+        return 1;
+    }
+    stack_size = (size_t)stats.stack_size;
+    status = ASYNC_start_job(NULL, ctx, &ret, probe, NULL, 0);
+    if (status != ASYNC_ERR) {
+        fprintf(stderr, "ASYNC_start_job(NULL job) returned %d\n", status);
+        return 1;
+    }
+    if (!ASYNC_init_thread(2, 1)) {
+        fprintf(stderr, "ASYNC_init_thread failed\n");
+        return 1;
+    }
+    status = ASYNC_start_job(&job, ctx, &ret, probe, NULL, 0);
+    if (status == ASYNC_PAUSE)
+        status = ASYNC_start_job(&job, ctx, &ret, probe, NULL, 0);
+    if (status != ASYNC_FINISH || guard_found < 0) {
+        fprintf(stderr, "job status %d, probe %d\n", status, guard_found);
+        return 1;
+    }
+    if (!rustasync_stats(&stats))
+        return 1;
+    printf("ids=%d/%d/%d/%d\n", (int)getuid(), (int)geteuid(), (int)getgid(), (int)getegid());
+    printf("at_secure=%lu\n", getauxval(AT_SECURE));
+    printf("stack_size=%llu\n", (unsigned long long)stats.stack_size);
+    printf("measured=%d\n", stats.stack_measured);
+    printf("guard=%s\n", guard_found ? "yes" : "no");
+    printf("result=%d\n", ret);
+    ASYNC_WAIT_CTX_free(ctx);
+    return 0;
+}
