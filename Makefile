@@ -50,7 +50,7 @@ BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make pkg-co
 INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
 
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test secure-test
+	valgrind-test sanitize-test fuzz-test stress-test secure-test wx-test
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -126,7 +126,7 @@ demo: deps lib
 	@$(BUILD)/demo/example
 
 test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test secure-test
+	sanitize-test valgrind-test fuzz-test secure-test wx-test
 	@echo "make test: all passed"
 
 lint:
@@ -182,6 +182,12 @@ stats-test: lib
 secure-test: lib
 	@tools/ensure-packages util-linux libcap2-bin binutils
 	c-tests/secure-test.sh $(BUILD)/secure-test $(LIBDIR)
+
+# No mapping writable and executable, job stacks not executable: the
+# library's program headers, a static link, openssl speed's live maps.
+wx-test: lib
+	@tools/ensure-packages binutils openssl
+	c-tests/wx-test.sh $(BUILD)/wx-test $(LIBDIR)
 
 INTEROP_DEPS := lib
 include c-tests/interop/interop.mk
