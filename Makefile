@@ -11,7 +11,8 @@
 #   make sanitize-test   the C tests built with ASan + UBSan (also:
 #                        make c-test PROFILE=asan)
 #   make fuzz-test       random API sequences against a reference model
-#                        for FUZZ_SECONDS (default 30)
+#                        for FUZZ_SECONDS (default 30), and the parsers of
+#                        the RUSTASYNC_* variables for ENV_FUZZ_SECONDS (10)
 #   make stress-test     the C stress test for STRESS_SECONDS (default 60)
 #
 # Targets that need Debian packages install them (as root) or name them.
@@ -53,6 +54,7 @@ INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
 	valgrind-test sanitize-test fuzz-test stress-test secure-test wx-test
 
 FUZZ_SECONDS   ?= 30
+ENV_FUZZ_SECONDS ?= 10
 STRESS_SECONDS ?= 60
 
 all: lib
@@ -153,6 +155,7 @@ sanitize-test: lib
 fuzz-test:
 	$(CARGO) build --release -p rustasync-fuzz
 	target/release/api_model $(FUZZ_SECONDS)
+	target/release/env_parsers $(ENV_FUZZ_SECONDS)
 
 stress-test: lib
 	@mkdir -p $(BUILD)/stress

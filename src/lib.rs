@@ -9,7 +9,10 @@
 //! (telling those tools about job stacks and switches).
 
 mod arena;
-mod config;
+/// Public only so that the fuzz driver (`fuzz/src/env_parsers.rs`) can
+/// reach the parsers; not part of the library's interface.
+#[doc(hidden)]
+pub mod config;
 pub mod extensions;
 pub mod ffi;
 mod fibre;
