@@ -3,10 +3,12 @@
 //! `ffi` is the C boundary; everything behind it is safe Rust over a few
 //! well-fenced `unsafe` primitives: `fibre` (the context switch), `stack`
 //! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
-//! per-thread pool and thread state), `wait_ctx`, and `openssl` (run-time
-//! interop with libcrypto). Reliability helpers: `overflow` (the fault
-//! handler that names a job stack overflow), `valgrind` and `sanitizer`
-//! (telling those tools about job stacks and switches).
+//! per-thread pool and thread state), `wait_ctx`, `openssl` (run-time
+//! interop with libcrypto), `config` (the settings, read with
+//! `secure_getenv`) and `files` (files the library creates, safely).
+//! Reliability helpers: `overflow` (the fault handler that names a job stack
+//! overflow), `valgrind` and `sanitizer` (telling those tools about job
+//! stacks and switches).
 
 mod arena;
 /// Public only so that the fuzz driver (`fuzz/src/env_parsers.rs`) can
@@ -16,6 +18,7 @@ pub mod config;
 pub mod extensions;
 pub mod ffi;
 mod fibre;
+mod files;
 mod job;
 mod log;
 mod openssl;
