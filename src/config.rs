@@ -130,6 +130,14 @@ fn var(name: &CStr) -> Option<Vec<u8>> {
     }
 }
 
+/// Whether the process runs with privileges its caller lacks (setuid,
+/// setgid, file capabilities), as the kernel told it at `exec`: when
+/// `secure_getenv` reads nothing. Async-signal-safe.
+pub fn privileged() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
 /// The value as a warning may show it: the first `ECHO_LIMIT` bytes, with
 /// anything but printable ASCII escaped, so that a value cannot forge log
 /// lines or send terminal control sequences.

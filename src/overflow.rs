@@ -26,7 +26,7 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::Once;
 
-use crate::stack;
+use crate::{config, stack};
 
 /// The signals a guard-page hit raises: `SIGSEGV` on Linux for a guard made
 /// with `mprotect` or `MADV_GUARD_INSTALL`; `SIGBUS` is covered as well.
@@ -194,9 +194,15 @@ fn chain(signal: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
 fn report_overflow(address: usize) {
     let size = stack::region_stack_size();
     let mut line = Line::new();
-    line.text("rustasync: fatal: job stack overflow (fault at 0x");
-    line.hex(address);
-    line.text(" in the guard page below a ");
+    line.text("rustasync: fatal: job stack overflow (");
+    // A privileged program does not tell whoever started it where its
+    // memory lies.
+    if !config::privileged() {
+        line.text("fault at 0x");
+        line.hex(address);
+        line.text(" ");
+    }
+    line.text("in the guard page below a ");
     line.decimal(size);
     line.text("-byte job stack); set RUSTASYNC_STACK_SIZE to more, e.g. RUSTASYNC_STACK_SIZE=");
     line.decimal((size * 2).div_ceil(1024));

@@ -14,11 +14,15 @@
  * A misuse (ASYNC_start_job with a NULL job) gives RUSTASYNC_LOG a warning
  * to print, the job's start and finish give it trace lines, and the
  * pool left at exit gives RUSTASYNC_STATS a report.
+ *
+ * `env_probe overflow` instead runs a job that recurses until it runs off
+ * its stack: the library's one fatal line, then death by SIGSEGV.
  */
 /* rustasync-only */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 #include <openssl/async.h>
@@ -65,7 +69,27 @@ static int probe(void *arg)
     return 42 + here - 1;
 }
 
-int main(void)
+/* Recurses past any stack this test uses (1 KiB a frame, 1 GiB in all),
+ * the frame used after the call so that the compiler cannot make it a
+ * loop. */
+static int deeper(int depth)
+{
+    volatile char frame[1024];
+
+    if (depth > (1 << 20))
+        return 0;
+    frame[0] = (char)depth;
+    frame[sizeof(frame) - 1] = (char)(depth + deeper(depth + 1));
+    return frame[0] + frame[sizeof(frame) - 1];
+}
+
+static int overflow(void *arg)
+{
+    (void)arg;
+    return deeper(0);
+}
+
+int main(int argc, char **argv)
 {
     struct rustasync_stats stats;
     ASYNC_JOB *job = NULL;
@@ -77,6 +101,11 @@ int main(void)
         return 1;
     }
     stack_size = (size_t)stats.stack_size;
+    if (argc > 1 && strcmp(argv[1], "overflow") == 0) {
+        status = ASYNC_start_job(&job, ctx, &ret, overflow, NULL, 0);
+        fprintf(stderr, "the overflowing job came back with status %d\n", status);
+        return 1;
+    }
     status = ASYNC_start_job(NULL, ctx, &ret, probe, NULL, 0);
     if (status != ASYNC_ERR) {
         fprintf(stderr, "ASYNC_start_job(NULL job) returned %d\n", status);
