@@ -15,6 +15,8 @@
 #                        for FUZZ_SECONDS (default 30), and the parsers of
 #                        the RUSTASYNC_* variables for ENV_FUZZ_SECONDS (10)
 #   make stress-test     the C stress test for STRESS_SECONDS (default 60)
+#   make secure-test     setuid/setgid/capability copies ignore RUSTASYNC_*
+#   make wx-test         nothing writable and executable, stacks not executable
 #
 # Targets that need Debian packages install them (as root) or name them.
 
