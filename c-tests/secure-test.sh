@@ -26,6 +26,17 @@ result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else e
 finish() { echo "secure: $passed passed, $failed failed"; [ $failed -eq 0 ]; exit; }
 as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
+# The library reads its environment in one place, with secure_getenv; a
+# variable read anywhere else would escape the rule (src/bin/ holds
+# separate tools, not the library).
+readers=$(grep -rnE 'std::env::var|env::var_os|getenv' "$root/src" --include='*.rs' \
+    | grep -v -e "^$root/src/config.rs:" -e "^$root/src/bin/" -e '^[^:]*:[0-9]*: *//')
+if [ -z "$readers" ]; then
+    result ok "only src/config.rs reads the environment"
+else
+    result fail "only src/config.rs reads the environment" "$(echo "$readers" | sed "s|^$root/||" | tr '\n' ' ')"
+fi
+
 if [ "$(id -u)" -ne 0 ]; then
     result fail "setup" "must run as root to make a setuid-root program (CI runs as root)"
     finish
