@@ -96,10 +96,10 @@ static CONFIG: OnceLock<Config> = OnceLock::new();
 
 pub fn get() -> &'static Config {
     CONFIG.get_or_init(|| {
-        let stack = parse_stack_size(var(c"RUSTASYNC_STACK_SIZE").as_deref());
-        let guard = parse_guard(var(c"RUSTASYNC_GUARD").as_deref());
-        let log = parse_log(var(c"RUSTASYNC_LOG").as_deref());
-        let stats = parse_stats(var(c"RUSTASYNC_STATS").as_deref());
+        let stack = read(c"RUSTASYNC_STACK_SIZE", parse_stack_size);
+        let guard = read(c"RUSTASYNC_GUARD", parse_guard);
+        let log = read(c"RUSTASYNC_LOG", parse_log);
+        let stats = read(c"RUSTASYNC_STATS", parse_stats);
         let warnings = [stack.warning, guard.warning, log.warning, stats.warning]
             .into_iter()
             .flatten()
@@ -119,15 +119,18 @@ unsafe extern "C" {
     fn secure_getenv(name: *const c_char) -> *mut c_char;
 }
 
-/// A variable's bytes, or `None` when it is unset or the process is
+/// Parses a variable's bytes where they lie, without copying them (so its
+/// length costs nothing); `None` when it is unset or the process is
 /// privileged (see the module's comment).
-fn var(name: &CStr) -> Option<Vec<u8>> {
+fn read<T>(name: &CStr, parse: fn(Option<&[u8]>) -> Parsed<T>) -> Parsed<T> {
     // SAFETY: `name` is NUL-terminated; the returned pointer, when not
-    // null, is a NUL-terminated string in the environment, copied at once.
-    unsafe {
+    // null, is a NUL-terminated string in the environment, read before
+    // this function returns.
+    let value = unsafe {
         let value = secure_getenv(name.as_ptr());
-        (!value.is_null()).then(|| CStr::from_ptr(value).to_bytes().to_vec())
-    }
+        (!value.is_null()).then(|| CStr::from_ptr(value).to_bytes())
+    };
+    parse(value)
 }
 
 /// Whether the process runs with privileges its caller lacks (setuid,
