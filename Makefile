@@ -51,7 +51,7 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 BUILD_PACKAGES := $(shell sed -n 's/^build //p' tools/debian-packages)
 TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
-.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint check deps deps-test clean install uninstall \
+.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test mutation-test lint check deps deps-test clean install uninstall \
 	valgrind-test sanitize-test fuzz-test stress-test
 
 FUZZ_SECONDS   ?= 30
@@ -127,7 +127,7 @@ demo: deps lib
 	@echo "--- ASYNC_start_job(3ssl) example, running on librustasync:"
 	@$(BUILD)/demo/example
 
-test: deps deps-test lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
+test: deps deps-test lint rust-test header-test c-test mutation-test manpage-test install-test stats-test interop-test \
 	sanitize-test valgrind-test fuzz-test
 	@echo "make test: all passed"
 
@@ -143,12 +143,20 @@ lint:
 rust-test:
 	$(CARGO) test --release
 
+# RUSTASYNC_LIBDIR: the librustasync the C tests run against (the
+# mutation test substitutes a hollow one).
+RUSTASYNC_LIBDIR ?= $(LIBDIR)
+C_TEST_BUILD     ?= $(BUILD)/c-tests
 ifeq ($(PROFILE),asan)
 c-test: sanitize-test
 else
 c-test: lib
-	c-tests/run-diff.sh $(BUILD)/c-tests $(LIBDIR)
+	c-tests/run-diff.sh $(C_TEST_BUILD) $(RUSTASYNC_LIBDIR)
 endif
+
+# Every C test must fail against a librustasync that exports no ASYNC_*.
+mutation-test:
+	c-tests/mutation-test.sh $(BUILD)/mutation $(SONAME)
 
 valgrind-test: lib
 	@tools/ensure-packages valgrind
@@ -164,7 +172,7 @@ fuzz-test:
 stress-test: lib
 	@mkdir -p $(BUILD)/stress
 	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Ic-tests -Iinclude \
-	    -o $(BUILD)/stress/stress c-tests/stress.c \
+	    -DTEST_EXPECT_IMPL=\"librustasync.so\" -o $(BUILD)/stress/stress c-tests/stress.c \
 	    -L$(LIBDIR) -Wl,-rpath,$(ABS_LIBDIR) -lrustasync -lcrypto -lpthread
 	STRESS_SECONDS=$(STRESS_SECONDS) $(BUILD)/stress/stress
 
