@@ -392,11 +392,8 @@ impl Model {
             let got = unsafe { ASYNC_WAIT_CTX_get_callback(*ctx, &mut cb, &mut arg) };
             assert_eq!(got == 1, m.callback, "{case}: ctx {i} callback");
             // SAFETY: a live context.
-            assert_eq!(
-                unsafe { ASYNC_WAIT_CTX_get_status(*ctx) },
-                m.status,
-                "{case}: ctx {i} status"
-            );
+            let status = unsafe { ASYNC_WAIT_CTX_get_status(*ctx) };
+            assert_eq!(status, m.status, "{case}: ctx {i} status");
         }
     }
 }
