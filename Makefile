@@ -11,7 +11,8 @@
 #   make valgrind-test   the C tests under valgrind memcheck
 #   make sanitize-test   the C tests built with ASan + UBSan (also:
 #                        make c-test PROFILE=asan)
-#   make fuzz-test       random API sequences against a reference model
+#   make fuzz-test       random API sequences on rustasync and on libcrypto
+#                        (a model judges what OpenSSL leaves undefined)
 #                        for FUZZ_SECONDS (default 30)
 #   make stress-test     the C stress test for STRESS_SECONDS (default 60)
 #
