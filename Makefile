@@ -164,8 +164,7 @@ endif
 mutation-test:
 	c-tests/mutation-test.sh $(BUILD)/mutation $(SONAME)
 
-valgrind-test: lib
-	@tools/ensure-packages valgrind
+valgrind-test: deps-test lib
 	c-tests/run-checked.sh valgrind $(BUILD)/valgrind $(LIBDIR)
 
 sanitize-test: lib
@@ -190,15 +189,15 @@ header-test: lib
 
 # make install / uninstall into a staging root, then the man-page example
 # built with nothing but pkg-config's flags, dynamically and statically.
-install-test: deps lib
+install-test: deps deps-test lib
 	c-tests/install-test.sh $(BUILD)/install-test
 
 # RUSTASYNC_STATS=1 under the launcher with openssl speed: the report must
 # match the jobs speed ran.
-stats-test: lib
+stats-test: deps lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
 
-INTEROP_DEPS := lib
+INTEROP_DEPS := deps deps-test lib
 include c-tests/interop/interop.mk
 include bench/bench.mk
 
