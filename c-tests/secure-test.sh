@@ -17,13 +17,12 @@
 set -uo pipefail
 build=${1:?build dir}
 libdir=$(cd "${2:?lib dir}" && pwd)
-root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=c-tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+root=$TESTS_ROOT
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
-passed=0
-failed=0
-result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else echo "FAIL $2: $3"; failed=$((failed + 1)); fi; }
-finish() { echo "secure: $passed passed, $failed failed"; [ $failed -eq 0 ]; exit; }
+finish() { summary secure; exit; }
 as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
 # The library reads its environment in one place, with secure_getenv; a
@@ -44,7 +43,7 @@ fi
 for tool in setpriv setcap readelf; do
     command -v $tool > /dev/null || result fail "setup" "$tool is not installed (make deps)"
 done
-[ $failed -eq 0 ] || finish
+[ "$FAILED" -eq 0 ] || finish
 
 # A scratch directory nobody can reach, on a filesystem that honours
 # setuid bits: the first candidate that qualifies.
@@ -52,7 +51,7 @@ scratch=
 for parent in "${TMPDIR:-/tmp}" /var/tmp "$build"; do
     [ -d "$parent" ] || continue
     if findmnt -n -o OPTIONS -T "$parent" | tr ',' '\n' | grep -qx nosuid; then
-        echo "     $parent is on a nosuid filesystem"
+        info "$parent is on a nosuid filesystem"
         continue
     fi
     dir=$(mktemp -d "$parent/rustasync-secure.XXXXXX") || continue
@@ -61,7 +60,7 @@ for parent in "${TMPDIR:-/tmp}" /var/tmp "$build"; do
         scratch=$dir
         break
     fi
-    echo "     $dir is not reachable by nobody"
+    info "$dir is not reachable by nobody"
     rm -rf "$dir"
 done
 if [ -z "$scratch" ]; then
@@ -69,7 +68,7 @@ if [ -z "$scratch" ]; then
     finish
 fi
 trap 'rm -rf "$scratch"' EXIT
-echo "     scratch directory $scratch"
+info "scratch directory $scratch"
 
 # The library next to the program, found through an absolute RUNPATH (the
 # one search path ld.so still honours for a setuid program).
@@ -106,14 +105,12 @@ run() {
         echo $? > "$build/$name.status") 2> /dev/null
 }
 field() { sed -n "s/^$2=//p" "$build/$1.out"; }
-expect() { # expect NAME WHAT GOT WANT
-    if [ "$3" = "$4" ]; then result ok "$1: $2 ($3)"; else result fail "$1: $2" "got '$3', want '$4'"; fi
-}
+expect_of() { expect "$1: $2" "$3" "$4"; } # expect_of RUN WHAT GOT WANT
 ran() { # ran NAME: the run exited 0 and printed its figures
     if [ "$(cat "$build/$1.status")" = 0 ] && [ "$(field "$1" result)" = 42 ]; then
         return 0
     fi
-    result fail "$1" "exit status $(cat "$build/$1.status"); $(head -3 "$build/$1.err" | tr '\n' ' ')"
+    fail "$1" "exit status $(cat "$build/$1.status"); $(head -3 "$build/$1.err" | tr '\n' ' ')"
     return 1
 }
 
@@ -129,32 +126,32 @@ for kind in setuid setgid setcap; do
     setcap) want="$uid/$uid/$gid/$gid" ;;
     esac
     # A nosuid mount would leave the ids unchanged and prove nothing.
-    expect "$name" "runs with the privilege it was given (uid/euid/gid/egid)" "$ids" "$want"
-    expect "$name" "the kernel marked it privileged (AT_SECURE)" "$(field "$name" at_secure)" 1
-    expect "$name" "no rustasync: line on stderr" "$(grep -c 'rustasync:' "$build/$name.err")" 0
-    expect "$name" "default stack size despite RUSTASYNC_STACK_SIZE=128K" "$(field "$name" stack_size)" 65536
-    expect "$name" "guard page below the job stack despite RUSTASYNC_GUARD=off" "$(field "$name" guard)" yes
-    expect "$name" "no stack measurement despite RUSTASYNC_STATS=1" "$(field "$name" measured)" 0
+    expect_of "$name" "runs with the privilege it was given (uid/euid/gid/egid)" "$ids" "$want"
+    expect_of "$name" "the kernel marked it privileged (AT_SECURE)" "$(field "$name" at_secure)" 1
+    expect_of "$name" "no rustasync: line on stderr" "$(grep -c 'rustasync:' "$build/$name.err")" 0
+    expect_of "$name" "default stack size despite RUSTASYNC_STACK_SIZE=128K" "$(field "$name" stack_size)" 65536
+    expect_of "$name" "guard page below the job stack despite RUSTASYNC_GUARD=off" "$(field "$name" guard)" yes
+    expect_of "$name" "no stack measurement despite RUSTASYNC_STATS=1" "$(field "$name" measured)" 0
 done
 
 # A job stack overflow: the guard page catches it and the library says so
 # in its one fatal line, which in a privileged process names no address.
 run nobody:setuid-overflow setuid overflow "${hostile[@]}"
 run root:setuid-overflow setuid overflow RUSTASYNC_STACK_SIZE=128K
-expect "nobody:setuid-overflow" "killed by SIGSEGV" "$(cat "$build/nobody:setuid-overflow.status")" 139
-expect "nobody:setuid-overflow" "fatal line without an address" \
+expect_of "nobody:setuid-overflow" "killed by SIGSEGV" "$(cat "$build/nobody:setuid-overflow.status")" 139
+expect_of "nobody:setuid-overflow" "fatal line without an address" \
     "$(grep -c '^rustasync: fatal: job stack overflow (in the guard page below a 65536-byte job stack)' \
         "$build/nobody:setuid-overflow.err")" 1
-expect "nobody:setuid-overflow" "no other rustasync: line" "$(grep -c 'rustasync:' "$build/nobody:setuid-overflow.err")" 1
-expect "root:setuid-overflow" "killed by SIGSEGV" "$(cat "$build/root:setuid-overflow.status")" 139
-expect "root:setuid-overflow" "fatal line with the fault address" \
+expect_of "nobody:setuid-overflow" "no other rustasync: line" "$(grep -c 'rustasync:' "$build/nobody:setuid-overflow.err")" 1
+expect_of "root:setuid-overflow" "killed by SIGSEGV" "$(cat "$build/root:setuid-overflow.status")" 139
+expect_of "root:setuid-overflow" "fatal line with the fault address" \
     "$(grep -c '^rustasync: fatal: job stack overflow (fault at 0x[0-9a-f]* in the guard page below a 131072-byte' \
         "$build/root:setuid-overflow.err")" 1
 
 # Values that would each draw a warning are not even parsed.
 run nobody:setuid-junk setuid RUSTASYNC_LOG=loud RUSTASYNC_STACK_SIZE=junk RUSTASYNC_GUARD=bogus
 if ran nobody:setuid-junk; then
-    expect "nobody:setuid-junk" "no warning about unparsable values" \
+    expect_of "nobody:setuid-junk" "no warning about unparsable values" \
         "$(grep -c 'rustasync:' "$build/nobody:setuid-junk.err")" 0
 fi
 
@@ -164,18 +161,18 @@ for name in root:setuid nobody:plain; do
     program=${name#*:}
     run "$name" "$program" "${hostile[@]}"
     ran "$name" || continue
-    expect "$name" "not privileged (AT_SECURE)" "$(field "$name" at_secure)" 0
-    expect "$name" "RUSTASYNC_STACK_SIZE=128K" "$(field "$name" stack_size)" 131072
-    expect "$name" "RUSTASYNC_GUARD=off" "$(field "$name" guard)" no
-    expect "$name" "RUSTASYNC_STATS=1 measures stacks" "$(field "$name" measured)" 1
+    expect_of "$name" "not privileged (AT_SECURE)" "$(field "$name" at_secure)" 0
+    expect_of "$name" "RUSTASYNC_STACK_SIZE=128K" "$(field "$name" stack_size)" 131072
+    expect_of "$name" "RUSTASYNC_GUARD=off" "$(field "$name" guard)" no
+    expect_of "$name" "RUSTASYNC_STATS=1 measures stacks" "$(field "$name" measured)" 1
     for line in 'rustasync: warn: ASYNC_start_job: job is NULL' 'rustasync: trace: start job' \
         'rustasync: stats for pid'; do
-        expect "$name" "stderr has '$line'" "$(grep -c "^$line" "$build/$name.err")" 1
+        expect_of "$name" "stderr has '$line'" "$(grep -c "^$line" "$build/$name.err")" 1
     done
 done
 run nobody:plain-default plain
 if ran nobody:plain-default; then
-    expect "nobody:plain-default" "no variables: guard page" "$(field nobody:plain-default guard)" yes
-    expect "nobody:plain-default" "no variables: silent" "$(grep -c 'rustasync:' "$build/nobody:plain-default.err")" 0
+    expect_of "nobody:plain-default" "no variables: guard page" "$(field nobody:plain-default guard)" yes
+    expect_of "nobody:plain-default" "no variables: silent" "$(grep -c 'rustasync:' "$build/nobody:plain-default.err")" 0
 fi
 finish

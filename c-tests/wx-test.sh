@@ -19,14 +19,10 @@
 set -uo pipefail
 build=${1:?build dir}
 libdir=$(cd "${2:?lib dir}" && pwd)
-root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=c-tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+root=$TESTS_ROOT
 mkdir -p "$build"
-passed=0
-failed=0
-result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else echo "FAIL $2: $3"; failed=$((failed + 1)); fi; }
-expect() { # expect WHAT GOT WANT
-    if [ "$2" = "$3" ]; then result ok "$1 ($2)"; else result fail "$1" "got '$2', want '$3'"; fi
-}
 gnu_stack() { readelf -lW "$1" | awk '$1 == "GNU_STACK" { print $(NF - 1) }'; }
 
 lib="$libdir/librustasync.so"
@@ -116,5 +112,4 @@ if check_maps preloaded-mprotect; then
         result fail "preloaded-mprotect: job stacks" "$stacks guarded 64 KiB stacks in the maps, want at least 4"
     fi
 fi
-echo "wx: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+summary wx
