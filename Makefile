@@ -50,7 +50,7 @@ BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make pkg-co
 INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
 
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test
+	valgrind-test sanitize-test fuzz-test stress-test test-openssl111
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -126,7 +126,7 @@ demo: deps lib
 	@$(BUILD)/demo/example
 
 test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test
+	sanitize-test valgrind-test fuzz-test test-openssl111
 	@echo "make test: all passed"
 
 lint:
@@ -176,6 +176,16 @@ install-test: deps lib
 # match the jobs speed ran.
 stats-test: lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
+
+# Programs built against OpenSSL 1.1.1: Debian 11's source package, built
+# once into build/openssl-1.1.1 (a few minutes; reused afterwards), then
+# the C tests, 1.1.1's man-page example, its error queue, speed and
+# s_server/s_client with dasync, plain and preloaded.
+OPENSSL111_DIR := $(BUILD)/openssl-1.1.1
+test-openssl111: lib
+	@tools/ensure-packages dpkg-dev perl iproute2 binutils
+	tools/build-openssl.sh bullseye $(OPENSSL111_DIR)
+	c-tests/openssl111/run.sh $(OPENSSL111_DIR) $(LIBDIR) $(BUILD)/openssl111-test
 
 INTEROP_DEPS := lib
 include c-tests/interop/interop.mk
