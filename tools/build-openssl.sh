@@ -83,4 +83,4 @@ cd "$dest"
 make -j"$(nproc)" >make.log 2>&1 || { tail -n 50 make.log >&2; exit 1; }
 echo "$fetched" > .built
 rm -rf "$work"
-echo "build-openssl: OpenSSL $(apps/openssl version) (Debian $fetched, $suite) built in $dest"
+echo "build-openssl: $(apps/openssl version) (Debian $fetched, $suite) built in $dest"
