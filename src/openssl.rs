@@ -81,21 +81,25 @@ pub fn discover() {
     if LOOKED_AT.swap(loaded, Ordering::AcqRel) == loaded {
         return;
     }
-    if let Some(found) = resolve() {
-        let leaked = Box::into_raw(Box::new(found));
-        if CRYPTO
-            .compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            // SAFETY: `leaked` came from Box::into_raw just above and was never shared.
-            drop(unsafe { Box::from_raw(leaked) });
+    match resolve() {
+        Some(Found::V3(found)) => {
+            let leaked = Box::into_raw(Box::new(found));
+            if CRYPTO
+                .compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // SAFETY: `leaked` came from Box::into_raw just above and was never shared.
+                drop(unsafe { Box::from_raw(leaked) });
+            }
         }
-    } else if let Some(put_error) = resolve_1_1() {
-        PUT_ERROR_1_1.store(put_error, Ordering::Release);
-        log::emit(
-            Level::Debug,
-            format_args!("libcrypto 1.1 found; behaving as its async layer where 1.1 and 3 differ"),
-        );
+        Some(Found::V1_1(put_error)) => {
+            PUT_ERROR_1_1.store(put_error, Ordering::Release);
+            log::emit(
+                Level::Debug,
+                format_args!("libcrypto 1.1 found; behaving as its async layer where 1.1 and 3 differ"),
+            );
+        }
+        None => {}
     }
 }
 
@@ -120,42 +124,50 @@ fn objects_ever_loaded() -> u64 {
     adds
 }
 
-fn resolve() -> Option<Crypto> {
-    // Programs and LD_PRELOAD put libcrypto in the global scope; a plugin may
-    // have opened it RTLD_LOCAL, where only its own handle reaches it.
-    resolve_in(libc::RTLD_DEFAULT).or_else(|| {
-        let handle = local_libcrypto_handle(c"libcrypto.so.3");
-        if handle.is_null() { None } else { resolve_in(handle) }
+enum Found {
+    V3(Crypto),
+    /// libcrypto 1.1's `ERR_put_error`.
+    V1_1(*mut c_void),
+}
+
+fn resolve() -> Option<Found> {
+    // Programs and LD_PRELOAD put libcrypto in the global scope, and that one
+    // is the program's own; a plugin may have opened one RTLD_LOCAL, where
+    // only its own handle reaches it.
+    let in_handle = |handle| {
+        resolve_in(handle)
+            .map(Found::V3)
+            .or_else(|| resolve_1_1_in(handle).map(Found::V1_1))
+    };
+    in_handle(libc::RTLD_DEFAULT).or_else(|| {
+        [c"libcrypto.so.3", c"libcrypto.so.1.1"].into_iter().find_map(|soname| {
+            let handle = local_libcrypto_handle(soname);
+            if handle.is_null() { None } else { in_handle(handle) }
+        })
     })
 }
 
-/// libcrypto 1.1's `ERR_put_error`, if the libcrypto in the process is 1.1
+/// libcrypto 1.1's `ERR_put_error`, if the libcrypto `handle` reaches is 1.1
 /// (it has no `ERR_new`, and says so in `OpenSSL_version_num`).
-fn resolve_1_1() -> Option<*mut c_void> {
-    let in_handle = |handle: *mut c_void| {
-        let put_error = symbol(handle, c"ERR_put_error")?;
-        // Take the version from the object that defines ERR_put_error.
-        let owner = object_of(put_error)?;
-        let is_1_1 = symbol(owner, c"ERR_new").is_none()
-            && symbol(owner, c"OpenSSL_version_num").is_some_and(|version| {
-                // SAFETY: `OpenSSL_version_num` takes nothing and returns
-                // the release number, in 1.1 as in 3.
-                let number = unsafe { std::mem::transmute::<*mut c_void, VersionNumFn>(version)() };
-                (0x1010_0000..0x3000_0000).contains(&number)
-            });
-        if !is_1_1 {
-            // SAFETY: the handle came from dlopen in object_of; the object
-            // stays loaded for whoever loaded it.
-            unsafe { libc::dlclose(owner) };
-            return None;
-        }
-        // The handle is kept: `put_error` must stay valid.
-        Some(put_error)
-    };
-    in_handle(libc::RTLD_DEFAULT).or_else(|| {
-        let handle = local_libcrypto_handle(c"libcrypto.so.1.1");
-        if handle.is_null() { None } else { in_handle(handle) }
-    })
+fn resolve_1_1_in(handle: *mut c_void) -> Option<*mut c_void> {
+    let put_error = symbol(handle, c"ERR_put_error")?;
+    // Take the version from the object that defines ERR_put_error.
+    let owner = object_of(put_error)?;
+    let is_1_1 = symbol(owner, c"ERR_new").is_none()
+        && symbol(owner, c"OpenSSL_version_num").is_some_and(|version| {
+            // SAFETY: `OpenSSL_version_num` takes nothing and returns the
+            // release number, in 1.1 as in 3.
+            let number = unsafe { std::mem::transmute::<*mut c_void, VersionNumFn>(version)() };
+            (0x1010_0000..0x3000_0000).contains(&number)
+        });
+    if !is_1_1 {
+        // SAFETY: the handle came from dlopen in object_of; the object stays
+        // loaded for whoever loaded it.
+        unsafe { libc::dlclose(owner) };
+        return None;
+    }
+    // The handle is kept: `put_error` must stay valid.
+    Some(put_error)
 }
 
 /// A handle to the loaded object that defines `address`.
