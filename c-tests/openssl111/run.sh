@@ -12,7 +12,7 @@
 #   - the differential C tests of c-tests/ that use only 1.1.1's API, built
 #     against 1.1.1's headers: same exit status, same output;
 #   - 1.1.1's man-page example (its own doc/man3/ASYNC_start_job.pod):
-#     the output the page gives;
+#     the output the page gives; 1.1.1's own test/asynctest.c;
 #   - c-tests/openssl111/error_queue.c: 1.1.1's error queue, code for code;
 #     c-tests/openssl111/misuse.c (preloaded only: it crashes 1.1.1);
 #   - openssl speed -async_jobs with the dasync engine (-evp sha1);
@@ -162,6 +162,20 @@ else
         elif [ "$status" != 0 ] || ! diff -u "$out/example.expected" "$out/example.$v.out" > "$out/example.$v.diff"; then
             fail "man-page example $v" "exit status $status, output vs the page's: $out/example.$v.diff"
         else pass "man-page example $v (the page's $(wc -l < "$out/example.expected") lines)"; fi
+    done
+fi
+
+# ------------------------------------------------ 1.1.1's own test/asynctest.c
+if ! cc -w -I"$ossl/include" -o "$out/bin/asynctest" "$ossl/test/asynctest.c" "${ldflags[@]}" 2> "$out/asynctest.cc.log"; then
+    fail "asynctest" "1.1.1's test/asynctest.c does not build: $(head -3 "$out/asynctest.cc.log")"
+else
+    for v in plain preload; do
+        run asynctest "$v" "$out/bin/asynctest"
+        why=$(bound asynctest "$v" asynctest:ASYNC_start_job asynctest:ASYNC_pause_job)
+        if [ -n "$why" ]; then fail "asynctest $v" "$why"
+        elif [ "$status" != 0 ] || [ "$(cat "$out/asynctest.$v.out")" != PASS ]; then
+            fail "asynctest $v" "exit status $status: $(head -3 "$out/asynctest.$v.out")"
+        else pass "asynctest $v (1.1.1's own test/asynctest.c: PASS)"; fi
     done
 fi
 
