@@ -18,8 +18,8 @@
 #   - openssl speed -async_jobs with the dasync engine (-evp sha1);
 #   - s_server -async / s_client -async with dasync on both sides, TLS 1.2
 #     and 1.3, a file sent and compared.
-# Prints PASS/FAIL per check and "N passed, M failed" last; nothing is
-# skipped: a scenario that cannot run fails.
+# Prints PASS/FAIL per check and "openssl111: N passed, M failed, 0 skipped"
+# last (c-tests/lib.sh); nothing is skipped: a scenario that cannot run fails.
 set -uo pipefail
 ossl=$(cd "${1:?usage: run.sh OPENSSL_DIR LIBDIR OUT_DIR}" && pwd)
 libdir=$(cd "${2:?lib dir}" && pwd)
@@ -44,16 +44,14 @@ declare -A ASSERTS_3=(
     [job_lifecycle]="runs a job with a non-NULL args of size 0"
 )
 
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+# shellcheck source=../lib.sh
+. "$root/c-tests/lib.sh"
 
 crypto=$ossl/libcrypto.so.1.1
 openssl=$ossl/apps/openssl
 [ -x "$openssl" ] && [ -f "$crypto" ] && [ -f "$ossl/engines/dasync.so" ] || {
     fail setup "$ossl holds no built OpenSSL 1.1.1 with the dasync engine"
-    echo "0 passed, 1 failed"; exit 1
+    summary openssl111; exit 1
 }
 # Run on a snapshot: a rebuild while this runs must not change the library
 # under running processes.
@@ -95,17 +93,25 @@ bound() {
 # stat_of NAME KEY: a figure from rustasync's RUSTASYNC_STATS report.
 stat_of() { sed -n "s/^rustasync: *$2 *\([0-9]*\).*/\1/p" "$out/$1.preload.err" | head -n1; }
 
-cflags=(-std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$root/c-tests" -I"$ossl/include")
 ldflags=(-L"$ossl" -Wl,-rpath,"$ossl" -lcrypto -lpthread)
+# build VARIANT NAME SRC: a C test against 1.1.1's headers and libcrypto,
+# into $out/bin/VARIANT/NAME; common.h makes it check at start that its
+# ASYNC_* functions come from 1.1.1's libcrypto (plain) or librustasync
+# (preload).
+build() {
+    local impl=libcrypto
+    [ "$1" = preload ] && impl=rustasync
+    mkdir -p "$out/bin/$1"
+    compile_c_test "$impl" "$out/bin/$1/$2" "$3" -I"$ossl/include" "${ldflags[@]}"
+}
 
 # ------------------------------------------------ every ASYNC_* reference
 # LD_BIND_NOW resolves every import at load time, the engine's included:
 # each ASYNC_* import of openssl, libssl and dasync, and libcrypto's own
 # calls through its PLT, must go to the variant's implementation.
-imports() { nm -D --undefined-only "$1" | awk '{print $2}' | sed 's/@.*//' | grep '^ASYNC_' | sort -u; }
 required=()
 for f in "$openssl" "$ossl/libssl.so.1.1" "$ossl/engines/dasync.so"; do
-    for sym in $(imports "$f"); do required+=("$(basename "$f"):$sym"); done
+    for sym in $(imports_of "$f"); do required+=("$(basename "$f"):$sym"); done
 done
 for v in plain preload; do
     LD_BIND_NOW=1 run bindings "$v" "$openssl" engine dasync
@@ -121,14 +127,14 @@ for src in "$root"/c-tests/*.c; do
     name=$(basename "$src" .c)
     grep -qE '^/\* (rustasync-only|no-libcrypto) \*/' "$src" && continue
     [ -n "${NEEDS_3[$name]:-}" ] && { echo "     $name: not built against 1.1.1 (needs ${NEEDS_3[$name]})"; continue; }
-    if ! cc "${cflags[@]}" -o "$out/bin/$name" "$src" "${ldflags[@]}" 2> "$out/$name.cc.log"; then
-        fail "c-test $name" "does not build against 1.1.1's headers: $(grep -m1 error "$out/$name.cc.log")"
+    if ! build plain "$name" "$src" || ! build preload "$name" "$src"; then
+        fail "c-test $name" "does not build against 1.1.1's headers: $(cat "$out/bin"/*/"$name.cc.log" | grep -m1 error)"
         continue
     fi
-    run "$name" plain "$out/bin/$name"; plain_status=$status
+    run "$name" plain "$out/bin/plain/$name"; plain_status=$status
     why=$(bound "$name" plain)
     [ -z "$why" ] || { fail "c-test $name plain" "$why"; continue; }
-    run "$name" preload "$out/bin/$name"
+    run "$name" preload "$out/bin/preload/$name"
     why=$(bound "$name" preload)
     [ -z "$why" ] || { fail "c-test $name preload" "$why"; continue; }
     if [ "$status" != "$plain_status" ]; then
@@ -180,15 +186,15 @@ else
 fi
 
 # ------------------------------------------------ 1.1.1's error queue
-for name in error_queue misuse; do
-    if ! cc "${cflags[@]}" -o "$out/bin/$name" "$here/$name.c" "${ldflags[@]}" 2> "$out/$name.cc.log"; then
-        fail "$name" "does not build against 1.1.1: $(grep -m1 error "$out/$name.cc.log")"
-        continue
-    fi
+for v in plain preload; do
+    build "$v" error_queue "$here/error_queue.c" ||
+        fail "error-queue" "does not build against 1.1.1: $(grep -m1 error "$out/bin/$v/error_queue.cc.log")"
 done
-if [ -x "$out/bin/error_queue" ]; then
+build preload misuse "$here/misuse.c" ||
+    fail "misuse" "does not build against 1.1.1: $(grep -m1 error "$out/bin/preload/misuse.cc.log")"
+if [ -x "$out/bin/plain/error_queue" ] && [ -x "$out/bin/preload/error_queue" ]; then
     for v in plain preload; do
-        run error_queue "$v" "$out/bin/error_queue"
+        run error_queue "$v" "$out/bin/$v/error_queue"
         why=$(bound error_queue "$v" error_queue:ASYNC_start_job error_queue:ASYNC_init_thread)
         [ -z "$why" ] || { fail "error-queue $v" "$why"; continue; }
         [ "$status" = 0 ] || { fail "error-queue $v" "exit status $status: $(grep -m1 FAILED "$out/error_queue.$v.out")"; continue; }
@@ -200,8 +206,8 @@ if [ -x "$out/bin/error_queue" ]; then
         fail "error-queue" "preloaded differs from 1.1.1's own; see $out/error_queue.diff"
     fi
 fi
-if [ -x "$out/bin/misuse" ]; then
-    run misuse preload "$out/bin/misuse"
+if [ -x "$out/bin/preload/misuse" ]; then
+    run misuse preload "$out/bin/preload/misuse"
     why=$(bound misuse preload misuse:ASYNC_start_job misuse:ASYNC_WAIT_CTX_get_fd)
     if [ -n "$why" ]; then fail "misuse preload" "$why"
     elif [ "$status" != 0 ]; then fail "misuse preload" "exit status $status: $(grep -m1 FAILED "$out/misuse.preload.out")"
@@ -296,5 +302,4 @@ for v in plain preload; do
     tls_run "$v" 1.3
 done
 
-echo "openssl111: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary openssl111
