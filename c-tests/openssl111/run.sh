@@ -91,7 +91,12 @@ bound() {
 
 
 # stat_of NAME KEY: a figure from rustasync's RUSTASYNC_STATS report.
-stat_of() { sed -n "s/^rustasync: *$2 *\([0-9]*\).*/\1/p" "$out/$1.preload.err" | head -n1; }
+# 0 when the report is missing, so that a check on it fails.
+stat_of() {
+    local v
+    v=$(sed -n "s/^rustasync: *$2 *\([0-9]*\).*/\1/p" "$out/$1.preload.err" 2>/dev/null | head -n1)
+    echo "${v:-0}"
+}
 
 ldflags=(-L"$ossl" -Wl,-rpath,"$ossl" -lcrypto -lpthread)
 # build VARIANT NAME SRC: a C test against 1.1.1's headers and libcrypto,
@@ -226,7 +231,7 @@ for v in plain preload; do
     extra=""
     if [ "$v" = preload ]; then
         pauses=$(stat_of speed pauses)
-        [ "${pauses:-0}" -gt 0 ] || { fail "speed preload" "rustasync counted no pause"; continue; }
+        [ "$pauses" -gt 0 ] || { fail "speed preload" "rustasync counted no pause"; continue; }
         extra=", $pauses pauses in rustasync"
     fi
     pass "speed $v (sha1 through dasync, 8 async jobs: $figure/s$extra)"
@@ -289,7 +294,7 @@ tls_run() {
     elif [ "$proto" != "TLSv$tls" ]; then fail "$name $v" "negotiated '$proto', wanted TLSv$tls"
     elif ! cmp -s "$out/payload.bin" "$out/$name-server.$v.out"; then
         fail "$name $v" "the server received $(stat -c %s "$out/$name-server.$v.out") bytes that differ from the file"
-    elif [ "$v" = preload ] && { [ "$(stat_of "$name-server" pauses)" -le 0 ] || [ "$(stat_of "$name-client" pauses)" -le 0 ]; } 2>/dev/null; then
+    elif [ "$v" = preload ] && { [ "$(stat_of "$name-server" pauses)" -le 0 ] || [ "$(stat_of "$name-client" pauses)" -le 0 ]; }; then
         fail "$name $v" "rustasync counted no pause on one side"
     else
         local extra=""
