@@ -166,6 +166,7 @@ manpage-test: deps lib
 
 header-test: lib
 	c-tests/header-test.sh $(BUILD)/header $(GENERATED_HEADER) $(GENERATED_EXT_HEADER)
+	c-tests/header-standin.sh $(BUILD)/header-standin
 
 # make install / uninstall into a staging root, then the man-page example
 # built with nothing but pkg-config's flags, dynamically and statically.
