@@ -23,9 +23,9 @@ INTEROP_DEPS   ?=
 
 .PHONY: interop-build interop-test
 
-interop-build: $(INTEROP_DIR)/pause_engine.so $(INTEROP_DIR)/async_tls
+interop-build: $(INTEROP_DIR)/pause_engine.so $(INTEROP_DIR)/pause_provider.so $(INTEROP_DIR)/async_tls
 
-$(INTEROP_DIR)/pause_engine.so: $(INTEROP_SRC)/pause_engine.c
+$(INTEROP_DIR)/pause_engine.so $(INTEROP_DIR)/pause_provider.so: $(INTEROP_DIR)/%.so: $(INTEROP_SRC)/%.c $(INTEROP_SRC)/offload.h
 	@mkdir -p $(INTEROP_DIR)
 	$(CC) $(INTEROP_CFLAGS) -shared -fPIC -Wl,-z,nodelete -o $@ $< -lcrypto -lpthread
 
