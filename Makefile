@@ -51,6 +51,7 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 BUILD_PACKAGES := $(shell sed -n 's/^build //p' tools/debian-packages)
 TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
+.PHONY: test-openssl35
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint check deps deps-test clean install uninstall \
 	valgrind-test sanitize-test fuzz-test stress-test
 
@@ -128,7 +129,7 @@ demo: deps lib
 	@$(BUILD)/demo/example
 
 test: deps deps-test lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test
+	provider-test sanitize-test valgrind-test fuzz-test test-openssl35
 	@echo "make test: all passed"
 
 # The contributor's loop after every change (under a minute on a warm
@@ -186,6 +187,14 @@ stats-test: lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
 
 INTEROP_DEPS := lib
+
+# OpenSSL 3.5 from Debian 13's source package, built once into
+# build/openssl-3.5 (reused while it is there), and rustasync run against it
+# on its libraries as upstream links them and relinked as Debian does.
+OPENSSL35_DIR := $(BUILD)/openssl-3.5
+test-openssl35: deps deps-test lib
+	tools/build-openssl.sh trixie $(OPENSSL35_DIR)
+	c-tests/openssl-build-test.sh $(OPENSSL35_DIR) $(BUILD)/openssl35-test $(LIBDIR)
 include c-tests/interop/interop.mk
 include bench/bench.mk
 

@@ -7,7 +7,11 @@
 #   tools/build-openssl.sh SUITE DEST [CONFIG_OPTION...]
 #   e.g. tools/build-openssl.sh bullseye build/openssl-1.1.1
 #
-# OpenSSL is configured `shared no-tests` plus the options given.
+# OpenSSL is configured `shared no-tests` plus the options given; the
+# static libcrypto.a and libssl.a are not built (half the compile).
+# Upstream links libcrypto and libssl with -Bsymbolic, Debian's packages
+# without: where the build uses it, DEST/nosymbolic/ gets the same two
+# libraries relinked without it (put it in LD_LIBRARY_PATH to run on them).
 # apt is pointed at a private sources list, package lists and cache under
 # DEST.work, so the machine's own apt configuration is neither read nor
 # changed. Each version the suite lists is tried, the security suite's
@@ -76,7 +80,21 @@ cd "$dest"
 # Built in place, never installed: programs find libcrypto through an rpath
 # to this directory; engines are found through OPENSSL_ENGINES.
 ./config shared no-tests "$@" -Wl,-rpath,"$dest" >config.log 2>&1 || { cat config.log >&2; exit 1; }
+sed -i -e '/^LIBS=/,/[^\\]$/s/ libcrypto\.a\| libssl\.a//g' -e 's/^INSTALL_LIBS=.*/INSTALL_LIBS=/' Makefile
 make -j"$(nproc)" >make.log 2>&1 || { tail -n 50 make.log >&2; exit 1; }
+ldflags=$(sed -n 's/^LIB_LDFLAGS=//p' Makefile)
+if [[ $ldflags == *-Wl,-Bsymbolic* ]]; then
+    mkdir nosymbolic
+    shlibs=$(sed -n 's/^SHLIBS=//p' Makefile)
+    # shellcheck disable=SC2086 # SHLIBS is a list of file names
+    rm -f $shlibs
+    # shellcheck disable=SC2086
+    make LIB_LDFLAGS="${ldflags//-Wl,-Bsymbolic/}" $shlibs >>make.log 2>&1 || { tail -n 20 make.log >&2; exit 1; }
+    # shellcheck disable=SC2086
+    mv $shlibs nosymbolic/
+    # shellcheck disable=SC2086
+    make $shlibs >>make.log 2>&1 || { tail -n 20 make.log >&2; exit 1; }
+fi
 echo "$fetched" > .built
 rm -rf "$work"
 echo "build-openssl: OpenSSL $(apps/openssl version) (Debian $fetched, $suite) built in $dest"
