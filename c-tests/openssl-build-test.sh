@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # rustasync against an OpenSSL built from source by tools/build-openssl.sh
-# (make test-openssl35: Debian 13's OpenSSL 3.5), once on the libraries as
-# upstream links them (-Bsymbolic) and once on DEST/nosymbolic (relinked
-# without it, as Debian's packages are):
+# (make test-openssl35: Debian 13's OpenSSL 3.5), once on libcrypto and
+# libssl as upstream links them (-Bsymbolic, DEST/symbolic) and once as
+# Debian's packages are (without, DEST/nosymbolic):
 #   - bindings: `openssl version` with every import bound at start-up shows
 #     each ASYNC_* reference bound to that libcrypto when plain and to
 #     librustasync when preloaded, libcrypto's own included where it has any;
@@ -36,9 +36,11 @@ out=$(cd "$out" && pwd)
 version=$("$ossl/apps/openssl" version | cut -d" " -f1-2)
 echo "     $version ($(cat "$ossl/.built")), in $ossl"
 
-variants=(symbolic)
-[ -d "$ossl/nosymbolic" ] && variants+=(nosymbolic)
-libs_of() { if [ "$1" = symbolic ]; then echo "$ossl"; else echo "$ossl/nosymbolic"; fi; }
+variants=(symbolic nosymbolic)
+libs_of() { echo "$ossl/$1"; }
+for variant in "${variants[@]}"; do
+    [ -f "$ossl/$variant/libcrypto.so.3" ] || fail "$variant" "$ossl/$variant/libcrypto.so.3 missing (rebuild: rm -rf $ossl)"
+done
 
 # bound LOGBASE TARGET: the ASYNC_* bindings logged under LOGBASE.* all go
 # to TARGET (and there is at least one); prints what is wrong, if anything.

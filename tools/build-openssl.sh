@@ -9,9 +9,8 @@
 #
 # OpenSSL is configured `shared no-tests` plus the options given; the
 # static libcrypto.a and libssl.a are not built (half the compile).
-# Upstream links libcrypto and libssl with -Bsymbolic, Debian's packages
-# without: where the build uses it, DEST/nosymbolic/ gets the same two
-# libraries relinked without it (put it in LD_LIBRARY_PATH to run on them).
+# DEST/symbolic/ and DEST/nosymbolic/ hold libcrypto and libssl linked as
+# upstream does (-Bsymbolic) and as Debian does (without).
 # apt is pointed at a private sources list, package lists and cache under
 # DEST.work, so the machine's own apt configuration is neither read nor
 # changed. Each version the suite lists is tried, the security suite's
@@ -82,16 +81,25 @@ cd "$dest"
 ./config shared no-tests "$@" -Wl,-rpath,"$dest" >config.log 2>&1 || { cat config.log >&2; exit 1; }
 sed -i -e '/^LIBS=/,/[^\\]$/s/ libcrypto\.a\| libssl\.a//g' -e 's/^INSTALL_LIBS=.*/INSTALL_LIBS=/' Makefile
 make -j"$(nproc)" >make.log 2>&1 || { tail -n 50 make.log >&2; exit 1; }
+# Upstream links libcrypto and libssl with -Bsymbolic; Debian's packages
+# do not (debian/patches/no-symbolic.patch). Both linkages of the same
+# objects, for tests that must hold in either: DEST/symbolic/ and
+# DEST/nosymbolic/ (put one in LD_LIBRARY_PATH).
 ldflags=$(sed -n 's/^LIB_LDFLAGS=//p' Makefile)
-if [[ $ldflags == *-Wl,-Bsymbolic* ]]; then
-    mkdir nosymbolic
+if [[ $ldflags == *-shared* ]]; then
+    base=${ldflags//-Wl,-Bsymbolic/}
     shlibs=$(ls libcrypto.so.* libssl.so.*)
-    # shellcheck disable=SC2086 # a list of file names
-    rm -f $shlibs
-    # shellcheck disable=SC2086
-    make LIB_LDFLAGS="${ldflags//-Wl,-Bsymbolic/}" $shlibs >>make.log 2>&1 || { tail -n 20 make.log >&2; exit 1; }
-    # shellcheck disable=SC2086
-    mv $shlibs nosymbolic/
+    for linkage in symbolic nosymbolic; do
+        flags=$base
+        [ $linkage = symbolic ] && flags="$base -Wl,-Bsymbolic"
+        mkdir -p $linkage
+        # shellcheck disable=SC2086 # a list of file names
+        rm -f $shlibs
+        # shellcheck disable=SC2086
+        make LIB_LDFLAGS="$flags" $shlibs >>make.log 2>&1 || { tail -n 20 make.log >&2; exit 1; }
+        # shellcheck disable=SC2086
+        mv $shlibs $linkage/
+    done
     # shellcheck disable=SC2086
     make $shlibs >>make.log 2>&1 || { tail -n 20 make.log >&2; exit 1; }
 fi
