@@ -13,10 +13,9 @@
 set -uo pipefail
 build=${1:?build dir}
 shift
-root=$(cd "$(dirname "$0")/.." && pwd)
-passed=0
-failed=0
-result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else echo "FAIL $2: $3"; failed=$((failed + 1)); fi; }
+# shellcheck source=c-tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+root=$TESTS_ROOT
 mkdir -p "$build"
 
 # macros FLAGS...: every macro defined after `#include <openssl/async.h>`.
@@ -141,5 +140,4 @@ else
     result ok "no OpenSSL headers: OPENSSL_NO_DEPRECATED_3_0 leaves HEADER_ASYNC_H undefined"
 fi
 
-echo "header-standin: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+summary header-standin

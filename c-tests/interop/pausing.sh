@@ -22,24 +22,21 @@
 # exercise: the chosen libcrypto when plain, librustasync when preloaded.
 # Each must see the module pause (both sides of a TLS connection), and the
 # deterministic results of plain and preloaded runs must be identical.
-# Prints PASS/FAIL lines and "N passed, M failed". Only 127.0.0.1 is used;
+# Prints PASS/FAIL lines and a summary (c-tests/lib.sh). Only 127.0.0.1 is used;
 # every process is bounded by timeout(1).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=c-tests/lib.sh
+. "$HERE/../lib.sh"
+# shellcheck source=c-tests/interop/helpers.sh
+. "$HERE/helpers.sh"
 OUT=${1:?usage: pausing.sh OUTPUT_DIR}
 MODULE=${MODULE:-provider}
 ONLY=${ONLY:-.}
 QUICK=${QUICK:-0}
 RUSTASYNC_LIB=${RUSTASYNC_LIB:?RUSTASYNC_LIB names the library to preload}
 want() { [[ $1 =~ $ONLY ]]; }
-
-PASSED=0
-FAILED=0
-pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
-info() { echo "     $*"; }
 
 BG_PIDS=()
 cleanup() {
@@ -81,9 +78,9 @@ CFLAGS=(-Wall -Wextra -Werror -O2 -DOPENSSL_API_COMPAT=0x10100000L "${BUILD_FLAG
 MOD=$OUT/pause_$MODULE.so
 ASYNC_TLS=$OUT/async_tls
 cc "${CFLAGS[@]}" -shared -fPIC -Wl,-z,nodelete -o "$MOD" "$HERE/pause_$MODULE.c" -lcrypto -lpthread ||
-    { fail build "pause_$MODULE.c"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+    { fail build "pause_$MODULE.c"; summary pausing; exit 1; }
 cc "${CFLAGS[@]}" -o "$ASYNC_TLS" "$HERE/async_tls.c" -lssl -lcrypto -lpthread ||
-    { fail build "async_tls.c"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+    { fail build "async_tls.c"; summary pausing; exit 1; }
 
 # A build tree has no openssl.cnf for req: give it the least it needs.
 printf '[req]\ndistinguished_name = dn\n[dn]\n' > "$OUT/req.cnf"
@@ -91,7 +88,7 @@ if ! "$OPENSSL_BIN" req -config "$OUT/req.cnf" -x509 -newkey ec -pkeyopt ec_para
     -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -days 2 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 > "$OUT/req.log" 2>&1; then
     fail certificate "openssl req failed: $(head -3 "$OUT/req.log")"
-    echo "$PASSED passed, $FAILED failed"
+    summary pausing
     exit 1
 fi
 cat "$OUT/cert.pem" "$OUT/key.pem" > "$OUT/bundle.pem"
@@ -169,21 +166,6 @@ bound() {
     for from in "$@"; do
         grep -q "binding file [^ ]*/$from \[" "$log" || { echo "no ASYNC_* binding from $from"; return; }
     done
-}
-
-count_of() {
-    local n
-    n=$(sed -n "s/^$2 \\([0-9]*\\)$/\\1/p" "$1" 2> /dev/null | head -n1)
-    echo "${n:-0}"
-}
-
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
-        [ -z "$(ss -Htln "sport = :$p" 2> /dev/null)" ] && { echo "$p"; return 0; }
-    done
-    return 1
 }
 
 # wait_listening PORT PID: up to 10 s.
@@ -327,17 +309,6 @@ done
 LOAD_SECONDS=5
 [ "$QUICK" = 1 ] && LOAD_SECONDS=3
 
-# wrk_summary FILE: "requests errors non-2xx req/s"
-wrk_summary() {
-    local req err non rps
-    req=$(sed -n 's/^ *\([0-9][0-9]*\) requests in .*/\1/p' "$1" | head -n1)
-    err=$(sed -n 's/^ *Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' "$1" |
-        awk '{print $1 + $2 + $3 + $4}')
-    non=$(sed -n 's/^ *Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' "$1")
-    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1")
-    echo "${req:-0} ${err:-0} ${non:-0} ${rps:-0}"
-}
-
 haproxy_run() {
     local v=$1 name=haproxy-$1 dir port hpid rc=0 hrc=0 pauses why child
     dir=$OUT/$name
@@ -416,5 +387,4 @@ if want haproxy; then
     fi
 fi
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" = 0 ]
+summary pausing
