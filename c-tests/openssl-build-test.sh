@@ -28,8 +28,13 @@ libdir=$(cd "${3:?lib dir}" && pwd)
 . "$(dirname "$0")/lib.sh"
 root=$TESTS_ROOT
 lib=$libdir/librustasync.so
+if [ -n "$(ls -A "$out" 2> /dev/null)" ] && [ ! -f "$out/.openssl-build-test-out" ]; then
+    echo "openssl-build-test.sh: $out exists and is not an output dir of this script; not touching it" >&2
+    exit 2
+fi
 rm -rf "$out"
 mkdir -p "$out"
+touch "$out/.openssl-build-test-out"
 out=$(cd "$out" && pwd)
 version=$("$ossl/apps/openssl" version | cut -d" " -f1-2)
 echo "     $version ($(cat "$ossl/.built")), in $ossl"

@@ -49,8 +49,14 @@ trap 'exit 130' INT TERM
 
 case $MODULE in provider | engine) ;; *) echo "MODULE must be provider or engine" >&2; exit 2 ;; esac
 [ -f "$RUSTASYNC_LIB" ] || { echo "pausing.sh: $RUSTASYNC_LIB missing (make lib)" >&2; exit 2; }
+# The output dir is recreated on each run; refuse to wipe anything else.
+if [ -n "$(ls -A "$OUT" 2> /dev/null)" ] && [ ! -f "$OUT/.pausing-out" ]; then
+    echo "pausing.sh: $OUT exists and is not an output dir of this script; not touching it" >&2
+    exit 2
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
+touch "$OUT/.pausing-out"
 OUT=$(cd "$OUT" && pwd)
 # A snapshot, so that a rebuild while this runs does not pull the library
 # from under running processes.
