@@ -54,7 +54,7 @@ TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
 .PHONY: test-openssl35
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test mutation-test lint check deps deps-test clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test
+	valgrind-test sanitize-test fuzz-test stress-test test-openssl111
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -132,7 +132,7 @@ demo: deps lib
 # In CI every scenario must run: a test script that skips one fails.
 test: export RUSTASYNC_NO_SKIPS := 1
 test: deps deps-test lint rust-test header-test c-test mutation-test manpage-test install-test stats-test interop-test \
-	provider-test sanitize-test valgrind-test fuzz-test test-openssl35
+	provider-test sanitize-test valgrind-test fuzz-test test-openssl111 test-openssl35
 	@echo "make test: all passed"
 
 # The contributor's loop after every change (under a minute on a warm
@@ -198,6 +198,16 @@ install-test: deps deps-test lib
 # match the jobs speed ran.
 stats-test: deps lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
+
+# Programs built against OpenSSL 1.1.1: Debian 11's source package, built
+# once into build/openssl-1.1.1 (a few minutes; reused afterwards), then
+# the C tests, 1.1.1's man-page example, its error queue, speed and
+# s_server/s_client with dasync, plain and preloaded.
+OPENSSL111_DIR := $(BUILD)/openssl-1.1.1
+test-openssl111: lib
+	@tools/ensure-packages dpkg-dev perl iproute2 binutils
+	tools/build-openssl.sh bullseye $(OPENSSL111_DIR)
+	c-tests/openssl111/run.sh $(OPENSSL111_DIR) $(LIBDIR) $(BUILD)/openssl111-test
 
 INTEROP_DEPS := deps deps-test lib
 
