@@ -9,8 +9,8 @@
 #
 # OpenSSL is configured `shared no-tests` plus the options given; the
 # static libcrypto.a and libssl.a are not built (half the compile).
-# DEST/symbolic/ and DEST/nosymbolic/ hold libcrypto and libssl linked as
-# upstream does (-Bsymbolic) and as Debian does (without).
+# DEST/symbolic/ and DEST/nosymbolic/ hold libcrypto and libssl linked with
+# -Bsymbolic (as upstream links 3.x) and without (as Debian's packages are).
 # apt is pointed at a private sources list, package lists and cache under
 # DEST.work, so the machine's own apt configuration is neither read nor
 # changed. Each version the suite lists is tried, the security suite's
@@ -85,9 +85,9 @@ cd "$dest"
 ./config shared no-tests "$@" -Wl,-rpath,"$dest" >config.log 2>&1 || { cat config.log >&2; exit 1; }
 sed -i -e '/^LIBS=/,/[^\\]$/s/ libcrypto\.a\| libssl\.a//g' -e 's/^INSTALL_LIBS=.*/INSTALL_LIBS=/' Makefile
 make -j"$(nproc)" >make.log 2>&1 || { tail -n 50 make.log >&2; exit 1; }
-# Upstream links libcrypto and libssl with -Bsymbolic; Debian's packages
-# do not (debian/patches/no-symbolic.patch). Both linkages of the same
-# objects, for tests that must hold in either: DEST/symbolic/ and
+# Upstream links 3.x's libcrypto and libssl with -Bsymbolic; Debian's
+# packages do not (debian/patches/no-symbolic.patch). Both linkages of the
+# same objects, for tests that must hold in either: DEST/symbolic/ and
 # DEST/nosymbolic/ (put one in LD_LIBRARY_PATH).
 ldflags=$(sed -n 's/^LIB_LDFLAGS=//p' Makefile)
 if [[ $ldflags == *-shared* ]]; then
