@@ -208,6 +208,7 @@ test-openssl111: lib
 	@tools/ensure-packages dpkg-dev perl iproute2 binutils
 	tools/build-openssl.sh bullseye $(OPENSSL111_DIR)
 	c-tests/openssl111/run.sh $(OPENSSL111_DIR) $(LIBDIR) $(BUILD)/openssl111-test
+	c-tests/header-standin.sh $(BUILD)/openssl111-header $(OPENSSL111_DIR)/include
 
 INTEROP_DEPS := deps deps-test lib
 

@@ -13,14 +13,14 @@
 /*
  * Where OpenSSL's headers are installed, bring in what OpenSSL's own
  * <openssl/async.h> brings in, so that a program sees the same names:
- * OpenSSL 3's <openssl/macros.h> (and through it opensslv.h, opensslconf.h:
- * OPENSSL_VERSION_MAJOR, the OPENSSL_NO_* switches) or 1.1's opensslconf.h,
- * and <openssl/asyncerr.h>. Without them the header stands alone.
+ * <openssl/opensslconf.h> (in OpenSSL 3 it includes macros.h and opensslv.h:
+ * OPENSSL_VERSION_MAJOR, the OPENSSL_NO_* switches) and <openssl/asyncerr.h>.
+ * Both exist in 1.1 and 3, so the copies found first on the include path
+ * belong to one version, whichever other headers lie further down it.
+ * Without them the header stands alone.
  */
 #if defined(__has_include)
-#if __has_include(<openssl/macros.h>)
-#include <openssl/macros.h>
-#elif __has_include(<openssl/opensslconf.h>)
+#if __has_include(<openssl/opensslconf.h>)
 #include <openssl/opensslconf.h>
 #endif
 #if __has_include(<openssl/asyncerr.h>)
