@@ -56,6 +56,7 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 BUILD_PACKAGES := $(shell sed -n 's/^build //p' tools/debian-packages)
 TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
+.PHONY: test-openssl35
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test mutation-test lint check deps deps-test clean install uninstall \
 	valgrind-test sanitize-test fuzz-test stress-test secure-test wx-test test-openssl111
 
@@ -136,7 +137,7 @@ demo: deps lib
 # In CI every scenario must run: a test script that skips one fails.
 test: export RUSTASYNC_NO_SKIPS := 1
 test: deps deps-test lint rust-test header-test c-test mutation-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test secure-test wx-test test-openssl111
+	provider-test sanitize-test valgrind-test fuzz-test secure-test wx-test test-openssl111 test-openssl35
 	@echo "make test: all passed"
 
 # The contributor's loop after every change (under a minute on a warm
@@ -192,6 +193,7 @@ manpage-test: deps lib
 
 header-test: lib
 	c-tests/header-test.sh $(BUILD)/header $(GENERATED_HEADER) $(GENERATED_EXT_HEADER)
+	c-tests/header-standin.sh $(BUILD)/header-standin
 
 # make install / uninstall into a staging root, then the man-page example
 # built with nothing but pkg-config's flags, dynamically and statically.
@@ -222,8 +224,18 @@ test-openssl111: lib
 	@tools/ensure-packages dpkg-dev perl iproute2 binutils
 	tools/build-openssl.sh bullseye $(OPENSSL111_DIR)
 	c-tests/openssl111/run.sh $(OPENSSL111_DIR) $(LIBDIR) $(BUILD)/openssl111-test
+	c-tests/header-standin.sh $(BUILD)/openssl111-header $(OPENSSL111_DIR)/include
 
 INTEROP_DEPS := deps deps-test lib
+
+# OpenSSL 3.5 from Debian 13's source package, built once into
+# build/openssl-3.5 (reused while it is there), and rustasync run against it
+# on its libraries as upstream links them and relinked as Debian does.
+OPENSSL35_DIR := $(BUILD)/openssl-3.5
+test-openssl35: deps deps-test lib
+	tools/build-openssl.sh trixie $(OPENSSL35_DIR)
+	c-tests/openssl-build-test.sh $(OPENSSL35_DIR) $(BUILD)/openssl35-test $(LIBDIR)
+
 include c-tests/interop/interop.mk
 include bench/bench.mk
 
