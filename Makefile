@@ -38,6 +38,7 @@ bindir      ?= $(PREFIX)/bin
 libdir      ?= $(PREFIX)/lib
 includedir  ?= $(PREFIX)/include
 mandir      ?= $(PREFIX)/share/man
+datadir     ?= $(PREFIX)/share
 pkgconfigdir ?= $(libdir)/pkgconfig
 # The .pc file names its directories relative to ${prefix} when it can, so
 # that `pkg-config --define-prefix` can relocate it.
@@ -50,7 +51,7 @@ BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make pkg-co
 INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
 
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test
+	valgrind-test sanitize-test fuzz-test stress-test gdb-test
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -93,7 +94,7 @@ header: lib
 # without replacing the system's.
 install: lib
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(includedir)/rustasync/openssl \
-	    $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man7
+	    $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man7 $(DESTDIR)$(datadir)/rustasync
 	install -m 755 $(LIBDIR)/librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/librustasync.so.$(VERSION)
 	ln -sfn librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
 	ln -sfn $(SONAME) $(DESTDIR)$(libdir)/librustasync.so
@@ -107,14 +108,16 @@ install: lib
 	sed -e "s|^lib='@RUSTASYNC_LIB@'|lib='$(libdir)/$(SONAME)'|" tools/rustasync-preload > $(BUILD)/rustasync-preload
 	install -m 755 $(BUILD)/rustasync-preload $(DESTDIR)$(bindir)/rustasync-preload
 	install -m 644 man/rustasync.7 $(DESTDIR)$(mandir)/man7/rustasync.7
+	install -m 644 tools/gdb/rustasync.py $(DESTDIR)$(datadir)/rustasync/rustasync-gdb.py
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME) \
 	    $(DESTDIR)$(libdir)/librustasync.so $(DESTDIR)$(libdir)/librustasync.a \
 	    $(DESTDIR)$(pkgconfigdir)/rustasync.pc $(DESTDIR)$(includedir)/rustasync.h \
 	    $(DESTDIR)$(includedir)/rustasync/openssl/async.h $(DESTDIR)$(bindir)/rustasync-preload \
-	    $(DESTDIR)$(mandir)/man7/rustasync.7
-	-rmdir $(DESTDIR)$(includedir)/rustasync/openssl $(DESTDIR)$(includedir)/rustasync 2>/dev/null
+	    $(DESTDIR)$(mandir)/man7/rustasync.7 $(DESTDIR)$(datadir)/rustasync/rustasync-gdb.py
+	-rmdir $(DESTDIR)$(includedir)/rustasync/openssl $(DESTDIR)$(includedir)/rustasync \
+	    $(DESTDIR)$(datadir)/rustasync 2>/dev/null
 
 # OpenSSL's own example from ASYNC_start_job(3ssl), unmodified, linked with
 # -lrustasync before -lcrypto.
@@ -126,7 +129,7 @@ demo: deps lib
 	@$(BUILD)/demo/example
 
 test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test
+	sanitize-test valgrind-test fuzz-test gdb-test
 	@echo "make test: all passed"
 
 lint:
@@ -176,6 +179,11 @@ install-test: deps lib
 # match the jobs speed ran.
 stats-test: lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
+
+# The gdb extension (tools/gdb/rustasync.py) on three paused jobs and a
+# running one: live, in a kernel core dump and in a gcore dump.
+gdb-test: lib
+	c-tests/gdb/gdb-test.sh $(BUILD)/gdb-test $(LIBDIR)
 
 INTEROP_DEPS := lib
 include c-tests/interop/interop.mk

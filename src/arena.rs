@@ -60,6 +60,12 @@ impl<T> Arena<T> {
         size_of::<T>().next_multiple_of(align_of::<T>()).next_power_of_two()
     }
 
+    /// The slot size, and the cells holding the arena's base address and
+    /// committed length: what a debugger reads to walk every slot.
+    pub const fn debug_view(&self) -> (usize, &AtomicUsize, &AtomicUsize) {
+        (Self::slot(), &self.base, &self.committed)
+    }
+
     /// Whether `p` is the address of a slot of this arena (free or not).
     #[inline]
     pub fn contains(&self, p: *const T) -> bool {

@@ -78,6 +78,20 @@ pub struct Job {
 
 pub static JOBS: Arena<Job> = Arena::new();
 
+/// Byte offsets of what a debugger reads in a control block (see
+/// `introspect`): state, owning thread, wait context, the fibre's saved
+/// context, the stack's bottom and size, and (while the job runs) the saved
+/// context of the code that entered it.
+pub const DEBUG_OFFSETS: [usize; 7] = [
+    std::mem::offset_of!(Job, state),
+    std::mem::offset_of!(Job, owner),
+    std::mem::offset_of!(Job, wait_ctx),
+    std::mem::offset_of!(Job, fibre) + crate::fibre::SAVED_CONTEXT_OFFSET,
+    std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.0,
+    std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.1,
+    std::mem::offset_of!(Job, resumer) + crate::fibre::SAVED_CONTEXT_OFFSET,
+];
+
 // Sixteen control blocks per page: keep the block within 256 bytes.
 const _: () = assert!(size_of::<Job>() <= 256);
 const _: () = assert!(std::mem::offset_of!(Job, libctx) + size_of::<LibCtx>() <= 64);

@@ -6,13 +6,15 @@
 //! per-thread pool and thread state), `wait_ctx`, and `openssl` (run-time
 //! interop with libcrypto). Reliability helpers: `overflow` (the fault
 //! handler that names a job stack overflow), `valgrind` and `sanitizer`
-//! (telling those tools about job stacks and switches).
+//! (telling those tools about job stacks and switches); `introspect` (what
+//! a debugger reads to find every job).
 
 mod arena;
 mod config;
 pub mod extensions;
 pub mod ffi;
 mod fibre;
+mod introspect;
 mod job;
 mod log;
 mod openssl;

@@ -69,7 +69,12 @@ pub struct ThreadState {
     alt_stack: Cell<Option<AltStack>>,
     /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
     counters: ThreadCounters,
+    /// The kernel's id of the thread, for debuggers and the live figures.
+    tid: libc::pid_t,
 }
+
+/// Where a `ThreadState` keeps its kernel thread id (see `introspect`).
+pub const TID_OFFSET: usize = std::mem::offset_of!(ThreadState, tid);
 
 impl ThreadState {
     /// The calling thread's state, if it has used the library.
@@ -100,6 +105,8 @@ impl ThreadState {
             owned: UnsafeCell::new(Vec::new()),
             alt_stack: Cell::new(AltStack::for_this_thread()),
             counters: ThreadCounters::default(),
+            // SAFETY: gettid has no preconditions.
+            tid: unsafe { libc::gettid() },
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
         // the value its destructor expects.

@@ -118,6 +118,28 @@ impl Stack {
     }
 }
 
+/// Where a `Some(Stack)` keeps its lowest address and usable size inside an
+/// `Option<Stack>`, in bytes from its start: what a debugger needs to find a
+/// job's stack (see `introspect`).
+pub const OPTION_FIELD_OFFSETS: (usize, usize) = {
+    let probe = Some(Stack {
+        bottom: ptr::null_mut(),
+        size: 0,
+        origin: Origin::Region,
+    });
+    let start = (&raw const probe).cast::<u8>();
+    match &probe {
+        // SAFETY: both pointers are into `probe`, one allocation.
+        Some(stack) => unsafe {
+            (
+                (&raw const stack.bottom).cast::<u8>().offset_from(start) as usize,
+                (&raw const stack.size).cast::<u8>().offset_from(start) as usize,
+            )
+        },
+        None => (0, 0),
+    }
+};
+
 /// Makes a stack for a new job: from the program's allocator if it set one,
 /// else from the guarded regions. `None` when memory is exhausted.
 pub fn allocate() -> Option<Stack> {
