@@ -51,7 +51,7 @@ BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make pkg-co
 INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
 
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test gdb-test
+	valgrind-test sanitize-test fuzz-test stress-test gdb-test live-stats-test stat-tool
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -84,6 +84,13 @@ lib:
 	@cp target/release/librustasync.a $(LIBDIR)/.librustasync.a.tmp
 	@mv -f $(LIBDIR)/.librustasync.a.tmp $(LIBDIR)/librustasync.a
 
+# rustasync-stat, the reader of the live figures (RUSTASYNC_STATS=live).
+stat-tool:
+	$(CARGO) build --release --bin rustasync-stat
+	@mkdir -p $(BUILD)/bin
+	@cp target/release/rustasync-stat $(BUILD)/bin/.rustasync-stat.tmp
+	@mv -f $(BUILD)/bin/.rustasync-stat.tmp $(BUILD)/bin/rustasync-stat
+
 # Refreshes the committed headers from what cbindgen generated.
 header: lib
 	cp $(GENERATED_HEADER) include/openssl/async.h
@@ -92,7 +99,7 @@ header: lib
 # Installs like any C library. The header goes to include/rustasync/openssl/
 # so that `pkg-config --cflags rustasync` makes <openssl/async.h> ours,
 # without replacing the system's.
-install: lib
+install: lib stat-tool
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(includedir)/rustasync/openssl \
 	    $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man7 $(DESTDIR)$(datadir)/rustasync
 	install -m 755 $(LIBDIR)/librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/librustasync.so.$(VERSION)
@@ -107,6 +114,7 @@ install: lib
 	install -m 644 $(BUILD)/rustasync.pc $(DESTDIR)$(pkgconfigdir)/rustasync.pc
 	sed -e "s|^lib='@RUSTASYNC_LIB@'|lib='$(libdir)/$(SONAME)'|" tools/rustasync-preload > $(BUILD)/rustasync-preload
 	install -m 755 $(BUILD)/rustasync-preload $(DESTDIR)$(bindir)/rustasync-preload
+	install -m 755 $(BUILD)/bin/rustasync-stat $(DESTDIR)$(bindir)/rustasync-stat
 	install -m 644 man/rustasync.7 $(DESTDIR)$(mandir)/man7/rustasync.7
 	install -m 644 tools/gdb/rustasync.py $(DESTDIR)$(datadir)/rustasync/rustasync-gdb.py
 
@@ -115,7 +123,7 @@ uninstall:
 	    $(DESTDIR)$(libdir)/librustasync.so $(DESTDIR)$(libdir)/librustasync.a \
 	    $(DESTDIR)$(pkgconfigdir)/rustasync.pc $(DESTDIR)$(includedir)/rustasync.h \
 	    $(DESTDIR)$(includedir)/rustasync/openssl/async.h $(DESTDIR)$(bindir)/rustasync-preload \
-	    $(DESTDIR)$(mandir)/man7/rustasync.7 $(DESTDIR)$(datadir)/rustasync/rustasync-gdb.py
+	    $(DESTDIR)$(bindir)/rustasync-stat $(DESTDIR)$(mandir)/man7/rustasync.7 $(DESTDIR)$(datadir)/rustasync/rustasync-gdb.py
 	-rmdir $(DESTDIR)$(includedir)/rustasync/openssl $(DESTDIR)$(includedir)/rustasync \
 	    $(DESTDIR)$(datadir)/rustasync 2>/dev/null
 
@@ -129,7 +137,7 @@ demo: deps lib
 	@$(BUILD)/demo/example
 
 test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test gdb-test
+	sanitize-test valgrind-test fuzz-test gdb-test live-stats-test
 	@echo "make test: all passed"
 
 lint:
@@ -184,6 +192,12 @@ stats-test: lib
 # running one: live, in a kernel core dump and in a gcore dump.
 gdb-test: lib
 	c-tests/gdb/gdb-test.sh $(BUILD)/gdb-test $(LIBDIR)
+
+# RUSTASYNC_STATS=live and rustasync-stat with haproxy, the pausing engine
+# and wrk.
+live-stats-test: lib stat-tool interop-build deps-interop
+	c-tests/live-stats-test.sh $(BUILD)/live-stats $(LIBDIR) $(BUILD)/bin/rustasync-stat \
+	    $(BUILD)/interop/pause_engine.so
 
 INTEROP_DEPS := lib
 include c-tests/interop/interop.mk

@@ -153,6 +153,7 @@ impl<T> Arena<T> {
                 // only means ordinary pages.
                 unsafe { libc::madvise(base, length, libc::MADV_HUGEPAGE) };
                 state.reserved = length;
+                crate::live::note_range(base as usize, length);
                 self.base.store(base as usize, Ordering::Release);
                 return Some(());
             }

@@ -341,7 +341,7 @@ impl Job {
     /// to whoever entered the job, and returns once the job is resumed.
     pub fn pause(&self) {
         self.state.set(State::Paused);
-        if stats::enabled() {
+        if stats::depth_at_pause() {
             self.note_depth_at_pause();
         }
         if log::enabled(Level::Trace) {

@@ -16,6 +16,8 @@ pub mod ffi;
 mod fibre;
 mod introspect;
 mod job;
+mod live;
+pub mod live_format;
 mod log;
 mod openssl;
 mod overflow;

@@ -67,8 +67,9 @@ pub struct ThreadState {
     owned: UnsafeCell<Vec<*mut Job>>,
     /// The signal stack made for this thread, if it had none.
     alt_stack: Cell<Option<AltStack>>,
-    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
-    counters: ThreadCounters,
+    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread
+    /// (in the live-figures file when it is on).
+    counters: &'static ThreadCounters,
     /// The kernel's id of the thread, for debuggers and the live figures.
     tid: libc::pid_t,
 }
@@ -97,6 +98,8 @@ impl ThreadState {
         sanitizer::discover();
         overflow::install();
         register_fork_handlers();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
         let state = Box::into_raw(Box::new(ThreadState {
             current: Cell::new(ptr::null_mut()),
             blocked: Cell::new(0),
@@ -104,9 +107,8 @@ impl ThreadState {
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(Vec::new()),
             alt_stack: Cell::new(AltStack::for_this_thread()),
-            counters: ThreadCounters::default(),
-            // SAFETY: gettid has no preconditions.
-            tid: unsafe { libc::gettid() },
+            counters: stats::acquire_counters(tid),
+            tid,
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
         // the value its destructor expects.
@@ -120,7 +122,7 @@ impl ThreadState {
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
-        stats::register(&state.counters);
+        stats::register(state.counters);
         Some(state)
     }
 
@@ -140,7 +142,7 @@ impl ThreadState {
     }
 
     pub fn counters(&self) -> &ThreadCounters {
-        &self.counters
+        self.counters
     }
 
     fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<&'static Job>) -> R) -> R {
@@ -267,6 +269,7 @@ impl ThreadState {
         }
         let limits = self.pool.get()?;
         if limits.max != 0 && limits.size >= limits.max {
+            stats::bump(&self.counters.no_jobs);
             log::emit(
                 Level::Debug,
                 format_args!("ASYNC_start_job: pool of {} jobs exhausted; ASYNC_NO_JOBS", limits.max),
@@ -461,7 +464,7 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         let thread = unsafe { &*state };
         thread.free_all_jobs();
         drop(thread.alt_stack.take());
-        stats::unregister(&thread.counters);
+        stats::unregister(thread.counters);
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
             live_threads().retain(|&s| s != state as usize);

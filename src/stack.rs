@@ -455,6 +455,7 @@ impl Regions {
                 REGION_STARTS[index].store(base as usize, Ordering::Release);
                 REGION_ENDS[index].store(base as usize + length, Ordering::Release);
                 REGION_COUNT.store(index + 1, Ordering::Release);
+                crate::live::note_range(base as usize, length);
                 self.next = base as usize;
                 self.end = base as usize + length;
                 self.next_region_slots = (slots * 2).min(MAX_REGION_SLOTS);
