@@ -33,6 +33,9 @@ pub enum GuardMode {
 pub struct Config {
     pub stack_size: usize,
     pub guard: GuardMode,
+    /// Idle-list changes between looks for idle jobs to give back (see
+    /// `trim`); 0 = never.
+    pub trim_period: usize,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -41,6 +44,7 @@ pub fn get() -> &'static Config {
     CONFIG.get_or_init(|| Config {
         stack_size: stack_size_from(std::env::var("RUSTASYNC_STACK_SIZE").ok().as_deref()),
         guard: guard_from(std::env::var("RUSTASYNC_GUARD").ok().as_deref()),
+        trim_period: trim_from(std::env::var("RUSTASYNC_TRIM").ok().as_deref()),
     })
 }
 
@@ -85,6 +89,23 @@ fn guard_from(value: Option<&str>) -> GuardMode {
     }
 }
 
+fn trim_from(value: Option<&str>) -> usize {
+    match value.map(str::trim) {
+        None | Some("") | Some("on") => crate::trim::DEFAULT_PERIOD,
+        Some("off") => 0,
+        Some(text) => text.parse::<usize>().unwrap_or_else(|_| {
+            log::emit(
+                Level::Warn,
+                format_args!(
+                    "RUSTASYNC_TRIM={text} is not a number of pool operations (0 = off); using {}",
+                    crate::trim::DEFAULT_PERIOD
+                ),
+            );
+            crate::trim::DEFAULT_PERIOD
+        }),
+    }
+}
+
 /// Parses `65536`, `64K`, `64k`, `1M` or `1m` into bytes.
 pub fn parse_size(text: &str) -> Option<usize> {
     let text = text.trim();
@@ -122,6 +143,15 @@ mod tests {
         assert_eq!(stack_size_from(Some("128K")), 128 * 1024);
         assert_eq!(stack_size_from(Some("1K")), MIN_STACK_SIZE);
         assert_eq!(stack_size_from(Some("junk")), DEFAULT_STACK_SIZE);
+    }
+
+    #[test]
+    fn trim_periods_parse() {
+        assert_eq!(trim_from(None), crate::trim::DEFAULT_PERIOD);
+        assert_eq!(trim_from(Some("0")), 0);
+        assert_eq!(trim_from(Some("off")), 0);
+        assert_eq!(trim_from(Some("4096")), 4096);
+        assert_eq!(trim_from(Some("lots")), crate::trim::DEFAULT_PERIOD);
     }
 
     #[test]

@@ -178,6 +178,16 @@ impl Job {
     /// Frees the job's stack and slot. The job must not be running; a paused
     /// job's frames are simply abandoned, as its thread can never resume it.
     pub fn destroy(&self) {
+        self.destroy_with(stack::release);
+    }
+
+    /// Frees an idle job that went unused (see `trim`), its stack's pages
+    /// going back to the kernel at once.
+    pub fn retire(&self) {
+        self.destroy_with(stack::release_cold);
+    }
+
+    fn destroy_with(&self, release: fn(Stack)) {
         self.end_fibre_for_sanitizer();
         self.free_args();
         self.state.set(State::Free);
@@ -185,7 +195,7 @@ impl Job {
         // SAFETY: the job is not running, so nothing executes on the stack and
         // no other reference to the Option exists during this take.
         if let Some(stack) = unsafe { (*self.stack.get()).take() } {
-            stack::release(stack);
+            release(stack);
         }
         JOBS.release(self.as_handle());
     }

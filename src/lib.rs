@@ -25,5 +25,6 @@ mod pool;
 mod sanitizer;
 mod stack;
 mod stats;
+mod trim;
 mod valgrind;
 mod wait_ctx;

@@ -21,6 +21,7 @@ use crate::overflow::{self, AltStack};
 use crate::sanitizer;
 use crate::stack;
 use crate::stats::{self, ThreadCounters};
+use crate::trim::Trimmer;
 use crate::wait_ctx::WaitCtx;
 
 thread_local! {
@@ -51,8 +52,13 @@ pub enum Failure {
 struct Limits {
     /// 0 means unlimited.
     max: usize,
-    /// Jobs created for this pool and not yet freed.
+    /// Jobs created for this pool and not yet freed, retired ones included.
     size: usize,
+    /// Idle jobs given back to the kernel (see `trim`): counted in `size`,
+    /// as OpenSSL's idle jobs are, and made again when no idle one is left.
+    retired: usize,
+    /// The jobs `ASYNC_init_thread` asked to have ready: never retired.
+    keep: usize,
 }
 
 pub struct ThreadState {
@@ -72,6 +78,8 @@ pub struct ThreadState {
     counters: &'static ThreadCounters,
     /// The kernel's id of the thread, for debuggers and the live figures.
     tid: libc::pid_t,
+    /// When idle jobs that went unused are given back.
+    trim: Trimmer,
 }
 
 /// Where a `ThreadState` keeps its kernel thread id (see `introspect`).
@@ -109,6 +117,7 @@ impl ThreadState {
             alt_stack: Cell::new(AltStack::for_this_thread()),
             counters: stats::acquire_counters(tid),
             tid,
+            trim: Trimmer::new(),
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
         // the value its destructor expects.
@@ -151,7 +160,55 @@ impl ThreadState {
         let idle = unsafe { &mut *self.idle.get() };
         let result = f(idle);
         stats::set(&self.counters.idle, idle.len() as u64);
+        let retire = self.trim.after_change(idle.len());
+        if retire > 0 {
+            self.retire_coldest(retire);
+        }
         result
+    }
+
+    /// Frees the `count` idle jobs at the bottom of the pool (the ones unused
+    /// longest), giving their memory back to the kernel, while the pool goes
+    /// on counting them; `take_job` makes them again when it runs out. Jobs
+    /// of an earlier pool, which this one does not count, and as many as
+    /// `ASYNC_init_thread` asked to have ready, are kept.
+    #[cold]
+    fn retire_coldest(&self, count: usize) {
+        let Some(limits) = self.pool.get() else {
+            return;
+        };
+        let cold: Vec<&'static Job> = self.with_idle(|idle| {
+            idle.drain(..count.min(idle.len().saturating_sub(limits.keep)))
+                .collect()
+        });
+        if cold.is_empty() {
+            return;
+        }
+        let mut kept = Vec::new();
+        let mut retired = 0;
+        for job in cold {
+            if job.is_uncounted() {
+                kept.push(job);
+                continue;
+            }
+            self.forget(job);
+            stats::bump(&self.counters.destroyed);
+            job.retire();
+            retired += 1;
+        }
+        if !kept.is_empty() {
+            self.with_idle(|idle| drop(idle.splice(0..0, kept)));
+        }
+        if let Some(mut limits) = self.pool.get() {
+            limits.size += retired;
+            limits.retired += retired;
+            self.pool.set(Some(limits));
+        }
+        log::emit(
+            Level::Debug,
+            format_args!("gave back {retired} idle job(s) unused for a while; the pool still counts them"),
+        );
+        JOBS.discard_free_pages();
     }
 
     fn with_owned<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
@@ -171,7 +228,12 @@ impl ThreadState {
             Level::Debug,
             format_args!("ASYNC_init_thread: pool of at most {max} jobs (0: no limit), {init} made now"),
         );
-        self.pool.set(Some(Limits { max, size: 0 }));
+        self.pool.set(Some(Limits {
+            max,
+            size: 0,
+            retired: 0,
+            keep: init,
+        }));
         for _ in 0..init {
             // As in OpenSSL, running short of memory here only means fewer
             // jobs are made ahead of time.
@@ -268,6 +330,22 @@ impl ThreadState {
             return Some(job);
         }
         let limits = self.pool.get()?;
+        if limits.retired > 0 {
+            // Made again in place of a retired idle job: the count stays.
+            let mut limits = limits;
+            limits.size -= 1;
+            limits.retired -= 1;
+            self.pool.set(Some(limits));
+            let job = self.create_job();
+            if job.is_none()
+                && let Some(mut limits) = self.pool.get()
+            {
+                limits.size += 1;
+                limits.retired += 1;
+                self.pool.set(Some(limits));
+            }
+            return job;
+        }
         if limits.max != 0 && limits.size >= limits.max {
             stats::bump(&self.counters.no_jobs);
             log::emit(

@@ -183,6 +183,16 @@ fn allocate_unpainted() -> Option<Stack> {
 
 /// Gives a stack back to where it came from.
 pub fn release(stack: Stack) {
+    release_with(stack, false);
+}
+
+/// Gives a stack back, and its pages to the kernel at once (idle jobs
+/// being trimmed, see `trim`), rather than keeping it resident for reuse.
+pub fn release_cold(stack: Stack) {
+    release_with(stack, true);
+}
+
+fn release_with(stack: Stack, discard: bool) {
     if stats::enabled() {
         // SAFETY: painted when allocated (stats are read once, so the setting
         // has not changed), and no job runs on it any more.
@@ -193,7 +203,7 @@ pub fn release(stack: Stack) {
     match stack.origin {
         // SAFETY: the block came from this allocator and no job runs on it.
         Origin::Custom(free) => unsafe { free(stack.bottom.cast()) },
-        Origin::Region => regions().return_slot(stack.bottom),
+        Origin::Region => regions().return_slot(stack.bottom, discard),
     }
 }
 
@@ -253,7 +263,7 @@ unsafe extern "C" fn default_alloc(num: *mut usize) -> *mut c_void {
 
 unsafe extern "C" fn default_free(addr: *mut c_void) {
     if !addr.is_null() {
-        regions().return_slot(addr.cast());
+        regions().return_slot(addr.cast(), false);
     }
 }
 
@@ -373,8 +383,8 @@ impl RegionsGuard {
         self.get().take_slot()
     }
 
-    fn return_slot(mut self, bottom: *mut u8) {
-        self.get().return_slot(bottom)
+    fn return_slot(mut self, bottom: *mut u8, discard: bool) {
+        self.get().return_slot(bottom, discard)
     }
 }
 
@@ -423,8 +433,8 @@ impl Regions {
         Some((slot + self.page) as *mut u8)
     }
 
-    fn return_slot(&mut self, bottom: *mut u8) {
-        if self.free.len() >= RESIDENT_FREE_SLOTS {
+    fn return_slot(&mut self, bottom: *mut u8, discard: bool) {
+        if discard || self.free.len() >= RESIDENT_FREE_SLOTS {
             // SAFETY: the range is the usable part of a slot we mapped and no
             // job runs on it any more; dropping its pages only zeroes it.
             unsafe { libc::madvise(bottom.cast(), self.stack_size, libc::MADV_DONTNEED) };
