@@ -160,11 +160,20 @@ impl ThreadState {
         let idle = unsafe { &mut *self.idle.get() };
         let result = f(idle);
         stats::set(&self.counters.idle, idle.len() as u64);
-        let retire = self.trim.after_change(idle.len());
-        if retire > 0 {
-            self.retire_coldest(retire);
+        if self.trim.after_change(idle.len()) {
+            self.look_for_cold_jobs(idle.len());
         }
         result
+    }
+
+    /// Out of line, so that the idle-list helpers stay small on the hot path.
+    #[cold]
+    #[inline(never)]
+    fn look_for_cold_jobs(&self, len: usize) {
+        let count = self.trim.look(len);
+        if count > 0 {
+            self.retire_coldest(count);
+        }
     }
 
     /// Frees the `count` idle jobs at the bottom of the pool (the ones unused
@@ -360,6 +369,7 @@ impl ThreadState {
     /// Returns a finished job to the pool. As in OpenSSL this is whatever
     /// pool the thread has now, even for a job of an earlier pool (which the
     /// new pool then reuses without counting it); with no pool it is freed.
+    #[inline(always)]
     fn give_back(&self, job: &'static Job) {
         let kept =
             self.pool.get().is_some() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());

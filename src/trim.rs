@@ -31,28 +31,24 @@ pub struct Trimmer {
 impl Trimmer {
     pub const fn new() -> Trimmer {
         Trimmer {
-            left: Cell::new(0),
+            left: Cell::new(1),
             low: Cell::new(0),
         }
     }
 
     /// Called after every change of the idle list, with its new length:
-    /// how many of its coldest jobs to retire now (almost always 0).
-    #[inline]
-    pub fn after_change(&self, len: usize) -> usize {
-        if len < self.low.get() {
-            self.low.set(len);
-        }
-        let left = self.left.get();
-        if left > 1 {
-            self.left.set(left - 1);
-            return 0;
-        }
-        self.look(len)
+    /// whether it is time to `look`.
+    #[inline(always)]
+    pub fn after_change(&self, len: usize) -> bool {
+        self.low.set(self.low.get().min(len));
+        let left = self.left.get().wrapping_sub(1);
+        self.left.set(left);
+        left == 0
     }
 
+    /// How many of the idle list's coldest jobs to retire now.
     #[cold]
-    fn look(&self, len: usize) -> usize {
+    pub fn look(&self, len: usize) -> usize {
         let period = crate::config::get().trim_period;
         if period == 0 {
             self.left.set(usize::MAX);
@@ -71,16 +67,17 @@ mod tests {
     #[test]
     fn only_jobs_below_the_low_water_mark_are_retired() {
         let t = Trimmer::new();
-        assert_eq!(t.after_change(10), 0, "the first look only sets the mark");
+        let change = |len| if t.after_change(len) { t.look(len) } else { 0 };
+        assert_eq!(change(10), 0, "the first look only sets the mark");
         let period = crate::config::get().trim_period;
         let mut retired = 0;
         for i in 0..period {
             // 16 jobs in use at most: the list goes between 10 and 9.
-            retired += t.after_change(if i % 2 == 0 { 9 } else { 10 });
+            retired += change(if i % 2 == 0 { 9 } else { 10 });
         }
         assert_eq!(retired, 9, "the 9 jobs never taken in a period are retired");
         for i in 0..period {
-            retired += t.after_change(if i % 2 == 0 { 0 } else { 1 });
+            retired += change(if i % 2 == 0 { 0 } else { 1 });
         }
         assert_eq!(retired, 9, "a list that empties every period keeps its jobs");
     }
