@@ -10,7 +10,7 @@
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError};
+use std::sync::{Once, OnceLock};
 
 use crate::arena::ArenaForkLock;
 use crate::fibre::Yield;
@@ -127,7 +127,6 @@ impl ThreadState {
             return None;
         }
         THREAD.with(|t| t.set(state));
-        live_threads().push(state as usize);
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
@@ -200,7 +199,7 @@ impl ThreadState {
                 kept.push(job);
                 continue;
             }
-            self.forget(job);
+            self.disown(job);
             stats::bump(&self.counters.destroyed);
             job.retire();
             retired += 1;
@@ -269,7 +268,7 @@ impl ThreadState {
         }
         let idle = self.with_idle(std::mem::take);
         for job in idle {
-            self.forget(job);
+            self.disown(job);
             self.destroy(job);
         }
         self.with_owned(|owned| {
@@ -311,7 +310,7 @@ impl ThreadState {
     }
 
     /// Removes a job from the owned list before it is destroyed.
-    fn forget(&self, job: &Job) {
+    fn disown(&self, job: &Job) {
         let at = job.owned_at();
         self.with_owned(|owned| {
             if at < owned.len() && owned[at] == job.as_handle() {
@@ -374,7 +373,7 @@ impl ThreadState {
         let kept =
             self.pool.get().is_some() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
         if !kept {
-            self.forget(job);
+            self.disown(job);
             self.destroy(job);
         }
     }
@@ -515,16 +514,6 @@ impl ThreadState {
     }
 }
 
-/// The state of every thread that used the library and has not exited.
-/// In a child process after `fork()` the other threads are gone but their
-/// states (and paused jobs, which only those threads could resume) are
-/// copied; this list keeps them accounted for rather than silently lost.
-static LIVE_THREADS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-
-fn live_threads() -> MutexGuard<'static, Vec<usize>> {
-    LIVE_THREADS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn exit_key() -> Option<&'static libc::pthread_key_t> {
     static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
     KEY.get_or_init(|| {
@@ -555,7 +544,6 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         stats::unregister(thread.counters);
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
-            live_threads().retain(|&s| s != state as usize);
             // SAFETY: as above; the last user is gone.
             drop(unsafe { Box::from_raw(state) });
         }
@@ -571,7 +559,6 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
 /// The library's locks, held by the forking thread from just before
 /// `fork()` until just after it, in both processes.
 type ForkLocks = (
-    MutexGuard<'static, Vec<usize>>,
     stats::ForkLock,
     ArenaForkLock<'static>,
     stack::ForkLocks,
@@ -598,13 +585,12 @@ fn register_fork_handlers() {
     });
 }
 
-/// Takes the locks in the order the library nests them (the thread list,
-/// the stats registry, the arena or the stacks, then stderr), so it cannot
+/// Takes the locks in the order the library nests them (the stats
+/// registry, the arena or the stacks, then stderr), so it cannot
 /// deadlock with a thread using them.
 extern "C" fn before_fork() {
     let _ = std::panic::catch_unwind(|| {
         let locks = (
-            live_threads(),
             stats::lock_for_fork(),
             JOBS.lock_for_fork(),
             stack::lock_for_fork(),
