@@ -53,8 +53,9 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 BUILD_PACKAGES := $(shell sed -n 's/^build //p' tools/debian-packages)
 TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
+.PHONY: test-openssl35
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test mutation-test lint check deps deps-test clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test gdb-test live-stats-test stat-tool
+	valgrind-test sanitize-test fuzz-test stress-test test-openssl111 gdb-test live-stats-test stat-tool
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -142,7 +143,7 @@ demo: deps lib
 # In CI every scenario must run: a test script that skips one fails.
 test: export RUSTASYNC_NO_SKIPS := 1
 test: deps deps-test lint rust-test header-test c-test mutation-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test gdb-test live-stats-test
+	provider-test sanitize-test valgrind-test fuzz-test test-openssl111 test-openssl35 gdb-test live-stats-test
 	@echo "make test: all passed"
 
 # The contributor's loop after every change (under a minute on a warm
@@ -197,6 +198,7 @@ manpage-test: deps lib
 
 header-test: lib
 	c-tests/header-test.sh $(BUILD)/header $(GENERATED_HEADER) $(GENERATED_EXT_HEADER)
+	c-tests/header-standin.sh $(BUILD)/header-standin
 
 # make install / uninstall into a staging root, then the man-page example
 # built with nothing but pkg-config's flags, dynamically and statically.
@@ -219,7 +221,27 @@ live-stats-test: lib stat-tool interop-build deps-test
 	c-tests/live-stats-test.sh $(BUILD)/live-stats $(LIBDIR) $(BUILD)/bin/rustasync-stat \
 	    $(BUILD)/interop/pause_engine.so
 
+# Programs built against OpenSSL 1.1.1: Debian 11's source package, built
+# once into build/openssl-1.1.1 (a few minutes; reused afterwards), then
+# the C tests, 1.1.1's man-page example, its error queue, speed and
+# s_server/s_client with dasync, plain and preloaded.
+OPENSSL111_DIR := $(BUILD)/openssl-1.1.1
+test-openssl111: lib
+	@tools/ensure-packages dpkg-dev perl iproute2 binutils
+	tools/build-openssl.sh bullseye $(OPENSSL111_DIR)
+	c-tests/openssl111/run.sh $(OPENSSL111_DIR) $(LIBDIR) $(BUILD)/openssl111-test
+	c-tests/header-standin.sh $(BUILD)/openssl111-header $(OPENSSL111_DIR)/include
+
 INTEROP_DEPS := deps deps-test lib
+
+# OpenSSL 3.5 from Debian 13's source package, built once into
+# build/openssl-3.5 (reused while it is there), and rustasync run against it
+# on its libraries as upstream links them and relinked as Debian does.
+OPENSSL35_DIR := $(BUILD)/openssl-3.5
+test-openssl35: deps deps-test lib
+	tools/build-openssl.sh trixie $(OPENSSL35_DIR)
+	c-tests/openssl-build-test.sh $(OPENSSL35_DIR) $(BUILD)/openssl35-test $(LIBDIR)
+
 include c-tests/interop/interop.mk
 include bench/bench.mk
 
