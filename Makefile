@@ -44,6 +44,7 @@ bindir      ?= $(PREFIX)/bin
 libdir      ?= $(PREFIX)/lib
 includedir  ?= $(PREFIX)/include
 mandir      ?= $(PREFIX)/share/man
+datadir     ?= $(PREFIX)/share
 pkgconfigdir ?= $(libdir)/pkgconfig
 # The .pc file names its directories relative to ${prefix} when it can, so
 # that `pkg-config --define-prefix` can relocate it.
@@ -58,7 +59,7 @@ TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
 .PHONY: test-openssl35
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test mutation-test lint check deps deps-test clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test secure-test wx-test test-openssl111
+	valgrind-test sanitize-test fuzz-test stress-test secure-test wx-test gdb-test live-stats-test stat-tool test-openssl111
 
 FUZZ_SECONDS   ?= 30
 ENV_FUZZ_SECONDS ?= 10
@@ -92,6 +93,13 @@ lib:
 	@cp target/release/librustasync.a $(LIBDIR)/.librustasync.a.tmp
 	@mv -f $(LIBDIR)/.librustasync.a.tmp $(LIBDIR)/librustasync.a
 
+# rustasync-stat, the reader of the live figures (RUSTASYNC_STATS=live).
+stat-tool:
+	$(CARGO) build --release --bin rustasync-stat
+	@mkdir -p $(BUILD)/bin
+	@cp target/release/rustasync-stat $(BUILD)/bin/.rustasync-stat.tmp
+	@mv -f $(BUILD)/bin/.rustasync-stat.tmp $(BUILD)/bin/rustasync-stat
+
 # Refreshes the committed headers from what cbindgen generated.
 header: lib
 	cp $(GENERATED_HEADER) include/openssl/async.h
@@ -100,9 +108,9 @@ header: lib
 # Installs like any C library. The header goes to include/rustasync/openssl/
 # so that `pkg-config --cflags rustasync` makes <openssl/async.h> ours,
 # without replacing the system's.
-install: lib
+install: lib stat-tool
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(includedir)/rustasync/openssl \
-	    $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man7
+	    $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man7 $(DESTDIR)$(datadir)/rustasync
 	install -m 755 $(LIBDIR)/librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/librustasync.so.$(VERSION)
 	ln -sfn librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
 	ln -sfn $(SONAME) $(DESTDIR)$(libdir)/librustasync.so
@@ -115,15 +123,18 @@ install: lib
 	install -m 644 $(BUILD)/rustasync.pc $(DESTDIR)$(pkgconfigdir)/rustasync.pc
 	sed -e "s|^lib='@RUSTASYNC_LIB@'|lib='$(libdir)/$(SONAME)'|" tools/rustasync-preload > $(BUILD)/rustasync-preload
 	install -m 755 $(BUILD)/rustasync-preload $(DESTDIR)$(bindir)/rustasync-preload
+	install -m 755 $(BUILD)/bin/rustasync-stat $(DESTDIR)$(bindir)/rustasync-stat
 	install -m 644 man/rustasync.7 $(DESTDIR)$(mandir)/man7/rustasync.7
+	install -m 644 tools/gdb/rustasync.py $(DESTDIR)$(datadir)/rustasync/rustasync-gdb.py
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME) \
 	    $(DESTDIR)$(libdir)/librustasync.so $(DESTDIR)$(libdir)/librustasync.a \
 	    $(DESTDIR)$(pkgconfigdir)/rustasync.pc $(DESTDIR)$(includedir)/rustasync.h \
 	    $(DESTDIR)$(includedir)/rustasync/openssl/async.h $(DESTDIR)$(bindir)/rustasync-preload \
-	    $(DESTDIR)$(mandir)/man7/rustasync.7
-	-rmdir $(DESTDIR)$(includedir)/rustasync/openssl $(DESTDIR)$(includedir)/rustasync 2>/dev/null
+	    $(DESTDIR)$(bindir)/rustasync-stat $(DESTDIR)$(mandir)/man7/rustasync.7 $(DESTDIR)$(datadir)/rustasync/rustasync-gdb.py
+	-rmdir $(DESTDIR)$(includedir)/rustasync/openssl $(DESTDIR)$(includedir)/rustasync \
+	    $(DESTDIR)$(datadir)/rustasync 2>/dev/null
 
 # OpenSSL's own example from ASYNC_start_job(3ssl), unmodified, linked with
 # -lrustasync before -lcrypto.
@@ -137,7 +148,7 @@ demo: deps lib
 # In CI every scenario must run: a test script that skips one fails.
 test: export RUSTASYNC_NO_SKIPS := 1
 test: deps deps-test lint rust-test header-test c-test mutation-test manpage-test install-test stats-test interop-test \
-	provider-test sanitize-test valgrind-test fuzz-test secure-test wx-test test-openssl111 test-openssl35
+	provider-test sanitize-test valgrind-test fuzz-test secure-test wx-test gdb-test live-stats-test test-openssl111 test-openssl35
 	@echo "make test: all passed"
 
 # The contributor's loop after every change (under a minute on a warm
@@ -214,6 +225,17 @@ secure-test: deps deps-test lib
 # library's program headers, a static link, openssl speed's live maps.
 wx-test: deps deps-test lib
 	c-tests/wx-test.sh $(BUILD)/wx-test $(LIBDIR)
+
+# The gdb extension (tools/gdb/rustasync.py) on three paused jobs and a
+# running one: live, in a kernel core dump and in a gcore dump.
+gdb-test: deps lib
+	c-tests/gdb/gdb-test.sh $(BUILD)/gdb-test $(LIBDIR)
+
+# RUSTASYNC_STATS=live and rustasync-stat with haproxy, the pausing engine
+# and wrk.
+live-stats-test: lib stat-tool interop-build deps-test
+	c-tests/live-stats-test.sh $(BUILD)/live-stats $(LIBDIR) $(BUILD)/bin/rustasync-stat \
+	    $(BUILD)/interop/pause_engine.so
 
 # Programs built against OpenSSL 1.1.1: Debian 11's source package, built
 # once into build/openssl-1.1.1 (a few minutes; reused afterwards), then

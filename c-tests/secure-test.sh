@@ -148,6 +148,36 @@ expect_of "root:setuid-overflow" "fatal line with the fault address" \
     "$(grep -c '^rustasync: fatal: job stack overflow (fault at 0x[0-9a-f]* in the guard page below a 131072-byte' \
         "$build/root:setuid-overflow.err")" 1
 
+# The live-figures file (RUSTASYNC_STATS=live): a privileged program makes
+# none where its caller asks; run by root the same program makes one; a
+# symlink planted at the file's name is refused, its target untouched.
+live="$scratch/live"
+mkdir -m 1777 "$live"
+live_env=(RUSTASYNC_STATS=live RUSTASYNC_STATS_DIR="$live" RUSTASYNC_LOG=warn)
+run nobody:setuid-live setuid "${live_env[@]}"
+if ran nobody:setuid-live; then
+    expect_of "nobody:setuid-live" "no live file in the caller's directory" "$(field nobody:setuid-live live_file)" none
+    expect_of "nobody:setuid-live" "nor in /dev/shm" "$(field nobody:setuid-live shm_live_file)" none
+    expect_of "nobody:setuid-live" "no rustasync: line" "$(grep -c 'rustasync:' "$build/nobody:setuid-live.err")" 0
+fi
+run root:setuid-live setuid "${live_env[@]}"
+if ran root:setuid-live; then
+    expect_of "root:setuid-live" "the live file exists while it runs" "$(field root:setuid-live live_file)" file
+fi
+expect_of "root:setuid-live" "its live file removed at exit" "$(ls -A "$live" | wc -l)" 0
+echo "keep me" > "$scratch/precious"
+# The shell plants the symlink under its own pid, which exec keeps.
+(env -i PATH=/usr/bin:/bin "${live_env[@]}" timeout 60 sh -c \
+    'ln -s "$1" "$2/rustasync.$$" && exec "$3"' sh "$scratch/precious" "$live" "$scratch/plain" \
+    > "$build/root:symlink.out" 2> "$build/root:symlink.err"
+    echo $? > "$build/root:symlink.status") 2> /dev/null
+if ran root:symlink; then
+    expect_of "root:symlink" "the planted symlink is still there" "$(field root:symlink live_file)" symlink
+    expect_of "root:symlink" "refused with one diagnostic" \
+        "$(grep -c '^rustasync: warn: RUSTASYNC_STATS=live: .*exists already.*refusing to follow' "$build/root:symlink.err")" 1
+    expect_of "root:symlink" "its target untouched" "$(cat "$scratch/precious")" "keep me"
+fi
+
 # Values that would each draw a warning are not even parsed.
 run nobody:setuid-junk setuid RUSTASYNC_LOG=loud RUSTASYNC_STACK_SIZE=junk RUSTASYNC_GUARD=bogus
 if ran nobody:setuid-junk; then

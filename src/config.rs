@@ -15,7 +15,7 @@
 //! the documented default or a documented clamp, with at most one bounded,
 //! single-line warning, which `log` prints when it first starts.
 
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, CString, c_char};
 use std::sync::OnceLock;
 
 /// OpenSSL gives each job 32 KiB, of which a job can really use about 28 KiB;
@@ -27,6 +27,9 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 /// Large enough for any sane job, small enough that a typo cannot make each
 /// job reserve gigabytes.
 pub const MAX_STACK_SIZE: usize = 256 * 1024 * 1024;
+/// How many idle-list changes `trim` lets pass between its looks for idle
+/// jobs to give back, unless `RUSTASYNC_TRIM` says otherwise.
+pub const DEFAULT_TRIM_PERIOD: usize = 1024;
 /// How much of a rejected value a warning repeats: enough to recognise it,
 /// never a line as long as whatever the environment held.
 pub const ECHO_LIMIT: usize = 64;
@@ -69,6 +72,16 @@ impl Level {
     }
 }
 
+/// What `RUSTASYNC_STATS` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stats {
+    Off,
+    /// The report at exit, and stack measurement.
+    Report,
+    /// The live-figures file (see `live`).
+    Live,
+}
+
 /// A parsed setting and, when the text was not taken as written, why.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Parsed<T> {
@@ -87,7 +100,12 @@ pub struct Config {
     pub stack_size: usize,
     pub guard: GuardMode,
     pub log: Level,
-    pub stats: bool,
+    pub stats: Stats,
+    /// `RUSTASYNC_STATS_DIR`: where the live-figures file goes.
+    pub stats_dir: Option<CString>,
+    /// Idle-list changes between looks for idle jobs to give back (see
+    /// `trim`); 0 = never.
+    pub trim_period: usize,
     /// One line per variable that was not taken as written.
     pub warnings: Vec<String>,
 }
@@ -100,15 +118,26 @@ pub fn get() -> &'static Config {
         let guard = read(c"RUSTASYNC_GUARD", parse_guard);
         let log = read(c"RUSTASYNC_LOG", parse_log);
         let stats = read(c"RUSTASYNC_STATS", parse_stats);
-        let warnings = [stack.warning, guard.warning, log.warning, stats.warning]
-            .into_iter()
-            .flatten()
-            .collect();
+        let stats_dir = read(c"RUSTASYNC_STATS_DIR", parse_stats_dir);
+        let trim = read(c"RUSTASYNC_TRIM", parse_trim);
+        let warnings = [
+            stack.warning,
+            guard.warning,
+            log.warning,
+            stats.warning,
+            stats_dir.warning,
+            trim.warning,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         Config {
             stack_size: stack.value,
             guard: guard.value,
             log: log.value,
             stats: stats.value,
+            stats_dir: stats_dir.value,
+            trim_period: trim.value,
             warnings,
         }
     })
@@ -232,17 +261,76 @@ pub fn parse_log(value: Option<&[u8]>) -> Parsed<Level> {
     }
 }
 
-/// `RUSTASYNC_STATS`: on when set to anything but empty, `0`, `off`, `no`
-/// or `false` (any case). Every value means something, so none warns.
-pub fn parse_stats(value: Option<&[u8]>) -> Parsed<bool> {
+/// `RUSTASYNC_STATS`: off when unset, empty, `0`, `off`, `no` or `false`,
+/// `live` for the live-figures file, the report at exit for anything else
+/// (any case). Every value means something, so none warns.
+pub fn parse_stats(value: Option<&[u8]>) -> Parsed<Stats> {
     let Some(text) = value else {
-        return Parsed::exact(false);
+        return Parsed::exact(Stats::Off);
     };
     let word = text.trim_ascii();
     let off = [&b""[..], b"0", b"off", b"no", b"false"]
         .iter()
         .any(|name| word.eq_ignore_ascii_case(name));
-    Parsed::exact(!off)
+    Parsed::exact(if off {
+        Stats::Off
+    } else if word.eq_ignore_ascii_case(b"live") {
+        Stats::Live
+    } else {
+        Stats::Report
+    })
+}
+
+/// `RUSTASYNC_STATS_DIR`: a directory for the live-figures file, taken as
+/// written; unset or empty is none. A name no directory can have (a NUL
+/// byte, longer than `PATH_MAX`) is none too, with a warning.
+pub fn parse_stats_dir(value: Option<&[u8]>) -> Parsed<Option<CString>> {
+    let Some(dir) = value.filter(|dir| !dir.is_empty()) else {
+        return Parsed::exact(None);
+    };
+    let why = if dir.len() >= libc::PATH_MAX as usize {
+        "is longer than PATH_MAX"
+    } else {
+        match CString::new(dir) {
+            Ok(dir) => return Parsed::exact(Some(dir)),
+            Err(_) => "holds a NUL byte",
+        }
+    };
+    Parsed {
+        value: None,
+        warning: Some(format!("RUSTASYNC_STATS_DIR={} {why}; no live figures", echo(dir))),
+    }
+}
+
+/// `RUSTASYNC_TRIM`: a number of pool operations between looks for idle
+/// jobs to give back; unset, empty or `on` is the default, `off` (or `0`)
+/// never; anything else gives the default with a warning.
+pub fn parse_trim(value: Option<&[u8]>) -> Parsed<usize> {
+    match value.map(<[u8]>::trim_ascii) {
+        None | Some(b"" | b"on") => Parsed::exact(DEFAULT_TRIM_PERIOD),
+        Some(b"off") => Parsed::exact(0),
+        Some(text) => match parse_count(text) {
+            Some(period) => Parsed::exact(period),
+            None => Parsed {
+                value: DEFAULT_TRIM_PERIOD,
+                warning: Some(format!(
+                    "RUSTASYNC_TRIM={} is not a number of pool operations (0 = off); using {DEFAULT_TRIM_PERIOD}",
+                    echo(text)
+                )),
+            },
+        },
+    }
+}
+
+/// ASCII digits as a `usize`; `None` for anything else, or past `usize`.
+fn parse_count(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |n, &b| {
+        let digit = usize::from(b.checked_sub(b'0').filter(|d| *d <= 9)?);
+        n.checked_mul(10)?.checked_add(digit)
+    })
 }
 
 /// Parses `65536`, `64K`, `64k`, `1M` or `1m` (surrounding ASCII blanks
@@ -254,16 +342,7 @@ pub fn parse_size(text: &[u8]) -> Option<usize> {
         (b'm' | b'M', digits) => (digits, 1024 * 1024),
         _ => (text, 1),
     };
-    if digits.is_empty() {
-        return None;
-    }
-    digits
-        .iter()
-        .try_fold(0usize, |n, &b| {
-            let digit = usize::from(b.checked_sub(b'0').filter(|d| *d <= 9)?);
-            n.checked_mul(10)?.checked_add(digit)
-        })?
-        .checked_mul(unit)
+    parse_count(digits)?.checked_mul(unit)
 }
 
 #[cfg(test)]
@@ -321,10 +400,35 @@ mod tests {
 
     #[test]
     fn stats_switch_parses() {
-        assert!(!parse_stats(None).value);
-        assert!(!parse_stats(Some(b" No ")).value);
-        assert!(parse_stats(Some(b"1")).value);
-        assert!(parse_stats(Some(b"\xff")).value);
+        assert_eq!(parse_stats(None).value, Stats::Off);
+        assert_eq!(parse_stats(Some(b" No ")).value, Stats::Off);
+        assert_eq!(parse_stats(Some(b"1")).value, Stats::Report);
+        assert_eq!(parse_stats(Some(b"\xff")).value, Stats::Report);
+        assert_eq!(parse_stats(Some(b"Live\n")).value, Stats::Live);
+    }
+
+    #[test]
+    fn trim_periods_parse() {
+        assert_eq!(parse_trim(None), Parsed::exact(DEFAULT_TRIM_PERIOD));
+        assert_eq!(parse_trim(Some(b" on")).value, DEFAULT_TRIM_PERIOD);
+        assert_eq!(parse_trim(Some(b"off")).value, 0);
+        assert_eq!(parse_trim(Some(b"0")).value, 0);
+        assert_eq!(parse_trim(Some(b"64\n")), Parsed::exact(64));
+        let junk = parse_trim(Some(b"+5"));
+        assert_eq!(junk.value, DEFAULT_TRIM_PERIOD);
+        assert!(junk.warning.is_some());
+    }
+
+    #[test]
+    fn stats_dir_parses() {
+        assert_eq!(parse_stats_dir(None), Parsed::exact(None));
+        assert_eq!(parse_stats_dir(Some(b"")), Parsed::exact(None));
+        assert_eq!(parse_stats_dir(Some(b"/run/x")).value, Some(CString::from(c"/run/x")));
+        assert!(parse_stats_dir(Some(b"/a\0b")).warning.is_some());
+        let long = vec![b'a'; 1 << 16];
+        let parsed = parse_stats_dir(Some(&long));
+        assert_eq!(parsed.value, None);
+        assert!(parsed.warning.expect("too long").len() < 400);
     }
 
     #[test]

@@ -24,7 +24,6 @@ use std::path::Path;
 
 /// Creates `dir/name` as a new file, read-write, mode 0600. The error's
 /// text is a one-line diagnostic naming the path and the reason.
-#[cfg_attr(not(test), allow(dead_code))] // the live-stats file (issue 12) is its first user
 pub fn create_private_file(dir: &Path, name: &str) -> io::Result<File> {
     let shown = dir.join(name);
     let refuse = |kind: io::ErrorKind, why: &str| io::Error::new(kind, format!("{}: {why}", shown.display()));

@@ -7,8 +7,9 @@
 //! `secure_getenv`) and `files` (files the library creates, safely).
 //! Reliability helpers: `overflow` (the fault handler that names a job stack
 //! overflow), `valgrind` and `sanitizer` (telling those tools about job
-//! stacks and switches). Raw pointers and system calls are spread over most
-//! of these modules; every `unsafe` block states why it is sound
+//! stacks and switches); `introspect` (what a debugger reads to find every
+//! job). Raw pointers and system calls are spread over most of these
+//! modules; every `unsafe` block states why it is sound
 //! (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
@@ -20,7 +21,10 @@ pub mod extensions;
 pub mod ffi;
 mod fibre;
 mod files;
+mod introspect;
 mod job;
+mod live;
+pub mod live_format;
 mod log;
 mod openssl;
 mod overflow;
@@ -28,5 +32,6 @@ mod pool;
 mod sanitizer;
 mod stack;
 mod stats;
+mod trim;
 mod valgrind;
 mod wait_ctx;

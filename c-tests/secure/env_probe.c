@@ -11,6 +11,9 @@
  *   measured=0|1   whether RUSTASYNC_STATS switched stack measurement on
  *   guard=yes|no   whether the page below the running job's stack faults
  *   result=N       what the job returned (it pauses once on the way)
+ *   live_file=none|file|symlink|other   what is at the live-figures file's
+ *                  path for this process in RUSTASYNC_STATS_DIR (or /dev/shm)
+ *   shm_live_file=...   the same in /dev/shm, the default directory
  * A misuse (ASYNC_start_job with a NULL job) gives RUSTASYNC_LOG a warning
  * to print, the job's start and finish give it trace lines, and the
  * pool left at exit gives RUSTASYNC_STATS a report.
@@ -22,8 +25,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/async.h>
 #include <rustasync.h>
@@ -89,6 +94,20 @@ static int overflow(void *arg)
     return deeper(0);
 }
 
+/* What sits at DIR/rustasync.PID, without following a symlink. */
+static const char *live_file(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+
+    if (dir == NULL || *dir == '\0')
+        dir = "/dev/shm";
+    snprintf(path, sizeof(path), "%s/rustasync.%d", dir, (int)getpid());
+    if (lstat(path, &st) != 0)
+        return "none";
+    return S_ISLNK(st.st_mode) ? "symlink" : S_ISREG(st.st_mode) ? "file" : "other";
+}
+
 int main(int argc, char **argv)
 {
     struct rustasync_stats stats;
@@ -130,6 +149,8 @@ int main(int argc, char **argv)
     printf("measured=%d\n", stats.stack_measured);
     printf("guard=%s\n", guard_found ? "yes" : "no");
     printf("result=%d\n", ret);
+    printf("live_file=%s\n", live_file(getenv("RUSTASYNC_STATS_DIR")));
+    printf("shm_live_file=%s\n", live_file("/dev/shm"));
     ASYNC_WAIT_CTX_free(ctx);
     return 0;
 }

@@ -21,8 +21,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use std::ffi::CString;
+
 use rustasync::config::{
-    self, DEFAULT_STACK_SIZE, ECHO_LIMIT, GuardMode, Level, MAX_STACK_SIZE, MIN_STACK_SIZE, Parsed,
+    self, DEFAULT_STACK_SIZE, DEFAULT_TRIM_PERIOD, ECHO_LIMIT, GuardMode, Level, MAX_STACK_SIZE, MIN_STACK_SIZE,
+    Parsed, Stats,
 };
 
 /// Counts live heap bytes and their peak, so a case can assert that parsing
@@ -133,20 +136,58 @@ fn model_log(value: Option<&[u8]>) -> (Level, bool) {
         .map_or((Level::Warn, true), |&(_, level)| (level, false))
 }
 
-/// README: "set (not 0)"; off also for empty, `off`, `no`, `false`.
-fn model_stats(value: Option<&[u8]>) -> (bool, bool) {
+/// README: "set (not 0)"; off also for empty, `off`, `no`, `false`;
+/// `live` for the live-figures file.
+fn model_stats(value: Option<&[u8]>) -> (Stats, bool) {
+    match value.map(trim) {
+        None => (Stats::Off, false),
+        Some(v) if is_any_case(v, &["", "0", "off", "no", "false"]) => (Stats::Off, false),
+        Some(v) if is_any_case(v, &["live"]) => (Stats::Live, false),
+        Some(_) => (Stats::Report, false),
+    }
+}
+
+/// docs/operations.md: a number of pool operations, `on` (or unset or
+/// empty) for the default, `off` or `0` for never; anything else gives the
+/// default and a warning.
+fn model_trim(value: Option<&[u8]>) -> (usize, bool) {
+    let Some(text) = value.map(trim) else {
+        return (DEFAULT_TRIM_PERIOD, false);
+    };
+    match text {
+        b"" | b"on" => (DEFAULT_TRIM_PERIOD, false),
+        b"off" => (0, false),
+        _ if !text.is_empty() && text.iter().all(u8::is_ascii_digit) => {
+            let significant = &text[text.iter().position(|&d| d != b'0').unwrap_or(text.len())..];
+            let number = (significant.len() <= 30)
+                .then(|| significant.iter().fold(0u128, |n, &d| n * 10 + u128::from(d - b'0')))
+                .filter(|&n| n <= usize::MAX as u128);
+            number.map_or((DEFAULT_TRIM_PERIOD, true), |n| (n as usize, false))
+        }
+        _ => (DEFAULT_TRIM_PERIOD, true),
+    }
+}
+
+/// docs/operations.md: a directory, taken as written; none when unset or
+/// empty. No directory has a NUL byte or a name of `PATH_MAX` bytes or
+/// more: none, with a warning.
+fn model_stats_dir(value: Option<&[u8]>) -> (Option<CString>, bool) {
     match value {
-        None => (false, false),
-        Some(v) => (!is_any_case(trim(v), &["", "0", "off", "no", "false"]), false),
+        None | Some(b"") => (None, false),
+        Some(v) if v.len() >= 4096 || v.contains(&0) => (None, true),
+        Some(v) => (Some(CString::new(v).expect("no NUL")), false),
     }
 }
 
 /// Runs one parser with allocation counting and checks its warning's shape.
+/// `kept` is how many bytes of the value the setting itself may keep (a
+/// directory's name).
 fn checked<T: PartialEq + std::fmt::Debug>(
     name: &str,
     value: Option<&[u8]>,
     parse: fn(Option<&[u8]>) -> Parsed<T>,
     expected: (T, bool),
+    kept: usize,
 ) {
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
@@ -154,7 +195,7 @@ fn checked<T: PartialEq + std::fmt::Debug>(
     let allocated = PEAK.load(Ordering::Relaxed) - before;
     let shown = value.map(|v| String::from_utf8_lossy(&v[..v.len().min(80)]).into_owned());
     assert!(
-        allocated <= ALLOCATION_LIMIT,
+        allocated <= ALLOCATION_LIMIT + 2 * kept,
         "{name}={shown:?} ({} bytes): parsing allocated {allocated} bytes",
         value.map_or(0, <[u8]>::len)
     );
@@ -182,15 +223,15 @@ fn checked<T: PartialEq + std::fmt::Debug>(
 /// The whole target: the case's bytes as the value of every variable.
 pub fn run_case(bytes: &[u8]) {
     for value in [None, Some(bytes)] {
-        checked(
-            "RUSTASYNC_STACK_SIZE",
-            value,
-            config::parse_stack_size,
-            model_stack_size(value),
-        );
-        checked("RUSTASYNC_GUARD", value, config::parse_guard, model_guard(value));
-        checked("RUSTASYNC_LOG", value, config::parse_log, model_log(value));
-        checked("RUSTASYNC_STATS", value, config::parse_stats, model_stats(value));
+        let size = model_stack_size(value);
+        checked("RUSTASYNC_STACK_SIZE", value, config::parse_stack_size, size, 0);
+        checked("RUSTASYNC_GUARD", value, config::parse_guard, model_guard(value), 0);
+        checked("RUSTASYNC_LOG", value, config::parse_log, model_log(value), 0);
+        checked("RUSTASYNC_STATS", value, config::parse_stats, model_stats(value), 0);
+        checked("RUSTASYNC_TRIM", value, config::parse_trim, model_trim(value), 0);
+        let dir = model_stats_dir(value);
+        let kept = dir.0.as_ref().map_or(0, |d| d.as_bytes_with_nul().len());
+        checked("RUSTASYNC_STATS_DIR", value, config::parse_stats_dir, dir, kept);
     }
 }
 
@@ -265,7 +306,7 @@ fn generate(rng: &mut Rng, out: &mut Vec<u8>) {
             blanks(rng, out);
         }
         _ => {
-            let len = [1024, 65536, 1 << 20][rng.below(3)];
+            let len = [1024, 4095, 4096, 65536, 1 << 20][rng.below(5)];
             let byte = [b'9', b'a', b'\n', 0xff, b' '][rng.below(5)];
             out.resize(len, byte);
         }
