@@ -7,9 +7,9 @@
  * executable stack makes ld.so turn it executable). The checker is shown
  * to catch a writable and executable mapping the test makes itself first.
  * OpenSSL's stacks (malloc'd) pass the same checks, so the output is
- * compared with OpenSSL's.
+ * compared with OpenSSL's. Under valgrind, whose own translation cache is
+ * writable and executable, only the job stacks are checked.
  */
-/* checker-skip: valgrind (valgrind's own translation cache is writable and executable) */
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -91,8 +91,10 @@ int main(void)
     ASYNC_WAIT_CTX *ctx[JOBS];
     struct maps_report report;
     void *rwx;
-    int i, ret, paused = 0, finished = 0;
+    int i, ret, paused = 0, finished = 0, whole = !under_checker("valgrind");
 
+    if (!whole)
+        printf("under valgrind: job stacks only (its translation cache is writable and executable)\n");
     /* The checker catches what it is meant to catch. */
     rwx = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(rwx != MAP_FAILED);
@@ -100,7 +102,7 @@ int main(void)
         recorded = 1;
         stack_of[0] = (uintptr_t)rwx;
         report = check_maps();
-        CHECK(report.writable_and_executable == 1);
+        CHECK(!whole || report.writable_and_executable == 1);
         CHECK(report.job_stacks_executable == 1);
         munmap(rwx, 4096);
         recorded = 0;
@@ -116,8 +118,8 @@ int main(void)
     CHECK(recorded == JOBS);
 
     report = check_maps();
-    CHECK(report.writable_and_executable == 0);
-    CHECK(report.process_stack_executable == 0);
+    CHECK(!whole || report.writable_and_executable == 0);
+    CHECK(!whole || report.process_stack_executable == 0);
     CHECK(report.job_stacks_unmapped == 0);
     CHECK(report.job_stacks_executable == 0);
 
@@ -132,6 +134,6 @@ int main(void)
     CHECK(finished == JOBS);
     ASYNC_cleanup_thread();
     report = check_maps();
-    CHECK(report.writable_and_executable == 0);
+    CHECK(!whole || report.writable_and_executable == 0);
     return TEST_DONE();
 }
