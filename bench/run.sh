@@ -190,17 +190,32 @@ callgrind_ir() { # -> total instructions of the last run
 if [ "${CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
     say "instruction counts (callgrind)"
     n1=2000 n2=12000
+    BUDGET=$OUT/budget.txt
+    : >"$BUDGET"
     for name in start_finish pause_resume; do
         for side in "${SIDES[@]}"; do
-            vg=(valgrind --tool=callgrind --callgrind-out-file=/dev/null)
-            if run "$side" "callgrind $name" "${vg[@]}" "$BIN" -n "$n1" "$name" &&
+            cg=$OUT/callgrind.$side.$name
+            vg=(valgrind --tool=callgrind --dump-instr=yes --dump-line=no)
+            if run "$side" "callgrind $name" "${vg[@]}" --callgrind-out-file="$cg.$n1" \
+                   "$BIN" -n "$n1" "$name" &&
                ir1=$(callgrind_ir) &&
-               run "$side" "callgrind $name" "${vg[@]}" "$BIN" -n "$n2" "$name" &&
+               run "$side" "callgrind $name" "${vg[@]}" --callgrind-out-file="$cg.$n2" \
+                   "$BIN" -n "$n2" "$name" &&
                ir2=$(callgrind_ir); then
                 record "$side" "${name}_instructions" \
                     "$(awk -v a="$ir1" -v b="$ir2" -v n=$((n2 - n1)) 'BEGIN { printf "%.1f", (b - a) / n }')" \
                     instr/op
+                # Where the instructions go, step by step (bench/budget.py).
+                if [ "$side" = rustasync ] && command -v python3 >/dev/null &&
+                   command -v addr2line >/dev/null; then
+                    { echo "== $name: instructions per operation, by step"
+                      python3 "$ROOT/bench/budget.py" --detail "$ROOT" "$cg.$n1" "$cg.$n2" "$n1" "$n2" ||
+                          echo "(budget.py failed)"
+                      echo; } >>"$BUDGET"
+                fi
+                rm -f "$cg.$n1" "$cg.$n2"
             else
+                rm -f "$cg.$n1" "$cg.$n2"
                 say "note: callgrind $name on $side failed (see $LOG); not counted as a failure"
                 record "$side" "${name}_instructions" FAIL -
             fi
@@ -323,6 +338,7 @@ END {
 }' "$TABLE"
 echo
 echo "(markdown: $TABLE; raw figures: $RAW; program output: $LOG)"
+[ -s "$OUT/budget.txt" ] && echo "(instruction budget by step: $OUT/budget.txt)"
 
 if [ "$failures" -gt 0 ]; then
     say "$failures run(s) failed"
