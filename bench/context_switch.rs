@@ -232,9 +232,13 @@ const MAX_REGION_SLOTS: usize = 4096;
 /// `MADV_GUARD_INSTALL` (Linux 6.13); older kernels get `mprotect` guards.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
+/// A stack's bottom and top, and a mapped region's base and length.
+type Bounds = (*mut u8, *mut u8);
+type Region = (*mut libc::c_void, usize);
+
 /// Stacks for `n` fibres, carved as the library carves them: the bottom and
 /// top of each, and the regions to unmap afterwards.
-fn library_like_stacks(n: usize) -> (Vec<(*mut u8, *mut u8)>, Vec<(*mut libc::c_void, usize)>) {
+fn library_like_stacks(n: usize) -> (Vec<Bounds>, Vec<Region>) {
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
     let slot = page + LIBRARY_STACK_BYTES.div_ceil(page) * page;
