@@ -50,7 +50,7 @@ BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make pkg-co
 INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
 
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test
+	valgrind-test sanitize-test fuzz-test stress-test dlopen-test
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -126,7 +126,7 @@ demo: deps lib
 	@$(BUILD)/demo/example
 
 test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test
+	sanitize-test valgrind-test fuzz-test dlopen-test
 	@echo "make test: all passed"
 
 lint:
@@ -153,6 +153,13 @@ sanitize-test: lib
 fuzz-test:
 	$(CARGO) build --release -p rustasync-fuzz
 	target/release/api_model $(FUZZ_SECONDS)
+
+# The library dlopen'ed by a program linked with neither it nor libcrypto,
+# with a thread already running: its initial-exec TLS must still work.
+dlopen-test: lib
+	@mkdir -p $(BUILD)/dlopen
+	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror -o $(BUILD)/dlopen/dlopen_tls c-tests/dlopen/dlopen_tls.c -ldl -lpthread
+	$(BUILD)/dlopen/dlopen_tls $(ABS_LIBDIR)/librustasync.so
 
 stress-test: lib
 	@mkdir -p $(BUILD)/stress

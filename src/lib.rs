@@ -21,5 +21,6 @@ mod pool;
 mod sanitizer;
 mod stack;
 mod stats;
+mod tls;
 mod valgrind;
 mod wait_ctx;

@@ -21,11 +21,8 @@ use crate::overflow::{self, AltStack};
 use crate::sanitizer;
 use crate::stack;
 use crate::stats::{self, ThreadCounters};
+use crate::tls;
 use crate::wait_ctx::WaitCtx;
-
-thread_local! {
-    static THREAD: Cell<*mut ThreadState> = const { Cell::new(ptr::null_mut()) };
-}
 
 /// What `ASYNC_start_job` did.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,9 +72,9 @@ impl ThreadState {
     /// The calling thread's state, if it has used the library.
     #[inline]
     pub fn current_thread() -> Option<&'static ThreadState> {
-        // SAFETY: a non-null pointer is this thread's live, leaked Box; it is
+        // SAFETY: a non-zero word is this thread's live, leaked Box; it is
         // freed only by the thread-exit destructor, which clears it first.
-        THREAD.with(|t| unsafe { t.get().as_ref() })
+        unsafe { (tls::get() as *const ThreadState).as_ref() }
     }
 
     /// The calling thread's state, made on first use.
@@ -108,7 +105,7 @@ impl ThreadState {
             drop(unsafe { Box::from_raw(state) });
             return None;
         }
-        THREAD.with(|t| t.set(state));
+        tls::set(state as usize);
         live_threads().push(state as usize);
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
@@ -443,14 +440,12 @@ fn exit_key() -> Option<&'static libc::pthread_key_t> {
 /// memory is reclaimed instead of leaked as OpenSSL does.
 unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
     let state = state.cast::<ThreadState>();
-    THREAD.with(|t| {
-        if t.get() == state {
-            t.set(ptr::null_mut());
-        }
-    });
+    if tls::get() == state as usize {
+        tls::set(0);
+    }
     let reclaim = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the key's value is the Box made by `create`, and nothing
-        // else refers to it once THREAD is cleared.
+        // else refers to it once the thread word is cleared.
         let thread = unsafe { &*state };
         thread.free_all_jobs();
         drop(thread.alt_stack.take());
