@@ -15,6 +15,8 @@
 #   PAUSE_ENGINE     pausing engine for openssl speed
 #                    (default build/interop/pause_engine.so, used if present)
 #   SPEED_SECONDS    seconds per `openssl speed` measurement (default 2; QUICK: 1)
+#   HAPROXY_SECONDS  seconds of load per haproxy measurement (default 5; QUICK: 1);
+#                    0 skips it (needs haproxy, wrk and the pausing engine)
 #   OPENSSL          the openssl binary (default: openssl from PATH)
 #   CALLGRIND=0      skip the instruction counts (default: on if valgrind is
 #                    installed; they are deterministic, unlike the times)
@@ -36,9 +38,11 @@ ENGINE=$(abs "${PAUSE_ENGINE:-build/interop/pause_engine.so}")
 CONTEXT_BENCH=${CONTEXT_BENCH:-}
 OPENSSL=${OPENSSL:-openssl}
 if [ "$QUICK" = 1 ]; then
-    RUNS=${RUNS:-1}; SPEED_SECONDS=${SPEED_SECONDS:-1}; QFLAG=-q; LIMIT=30
+    RUNS=${RUNS:-1}; SPEED_SECONDS=${SPEED_SECONDS:-1}; HAPROXY_SECONDS=${HAPROXY_SECONDS:-1}
+    QFLAG=-q; LIMIT=30
 else
-    RUNS=${RUNS:-5}; SPEED_SECONDS=${SPEED_SECONDS:-2}; QFLAG=; LIMIT=300
+    RUNS=${RUNS:-5}; SPEED_SECONDS=${SPEED_SECONDS:-2}; HAPROXY_SECONDS=${HAPROXY_SECONDS:-5}
+    QFLAG=; LIMIT=300
 fi
 
 case $RUNS in ''|*[!0-9]*|0) say "error: RUNS must be a positive number"; exit 2 ;; esac
@@ -154,6 +158,29 @@ speed_bench() {
     esac
 }
 
+# haproxy (ssl-mode-async, pausing engine, TLS 1.2 full handshakes); only
+# haproxy runs on the side's async layer, the load generator never does.
+haproxy_bench() {
+    local side=$1
+    if run "$side" "haproxy" bash "$ROOT/bench/haproxy.sh" "$ENGINE" "$HAPROXY_SECONDS" "$OUT/haproxy" &&
+       grep -q '^RESULT ' <<<"$RUN_OUTPUT"; then
+        awk -v s="$side" '$1 == "RESULT" { printf "%s\t%s\t%s\t%s\n", s, $2, $3, $4 }' \
+            <<<"$RUN_OUTPUT" >>"$RAW"
+    else
+        fail_run "haproxy" "$side"
+        record "$side" haproxy_handshakes FAIL -
+    fi
+}
+HAPROXY_ON=0
+if [ "$HAPROXY_SECONDS" != 0 ]; then
+    if [ -f "$ENGINE" ] && command -v wrk >/dev/null &&
+       { command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; }; then
+        HAPROXY_ON=1
+    else
+        say "note: haproxy, wrk or $ENGINE missing: no haproxy row (make deps-interop interop-build)"
+    fi
+fi
+
 C_BENCHES=$("$BIN" list) || { say "error: $BIN list failed"; exit 1; }
 SPEEDS=(sha256)
 if [ -f "$ENGINE" ]; then
@@ -171,6 +198,9 @@ for ((r = 1; r <= RUNS; r++)); do
     for kind in "${SPEEDS[@]}"; do
         for side in "${SIDES[@]}"; do speed_bench "$side" "$kind"; done
     done
+    if [ "$HAPROXY_ON" = 1 ]; then
+        for side in "${SIDES[@]}"; do haproxy_bench "$side"; done
+    fi
     if [ -n "$CONTEXT_BENCH" ]; then
         if [ -x "$CONTEXT_BENCH" ] && run floor context_switch "$CONTEXT_BENCH" $QFLAG; then
             awk '$1 == "RESULT" { printf "floor\t%s\t%s\t%s\n", $2, $3, $4 }' \
@@ -253,10 +283,12 @@ function label(m) {
     if (m == "speed_engine_sha256") return "7. same, with the pausing engine"
     if (m == "speed_engine_ecdsap256_sign") return "7. pausing engine, ecdsap256 sign"
     if (m == "speed_engine_ecdsap256_verify") return "7. pausing engine, ecdsap256 verify"
+    if (m == "haproxy_handshakes") return "8. haproxy ssl-mode-async, pausing engine, TLS 1.2 full handshakes"
     if (m == "start_finish_instructions") return "1. same, instructions (callgrind)"
     if (m == "pause_resume_instructions") return "2. same, instructions (callgrind)"
     if (m == "context_switch") return "context crate: bare resume round trip"
     if (m == "context_switch_fpflags_differ") return "same, FP status flags differ"
+    if (m == "context_switch_shuffled") return "context crate: " shuffle_n " fibres on the library'"'"'s stack layout, shuffled resumes"
     return m
 }
 function fmt(x) {
@@ -290,7 +322,7 @@ END {
           "pause_resume_fpflags cold_start shuffled_resume paused_rss_per_job " \
           "paused_vsz_per_job paused_maps_added paused_create two_threads_start_finish " \
           "two_threads_pause_resume speed_sha256 speed_engine_sha256 " \
-          "speed_engine_ecdsap256_sign speed_engine_ecdsap256_verify", known, " ")
+          "speed_engine_ecdsap256_sign speed_engine_ecdsap256_verify haproxy_handshakes", known, " ")
     k = 0
     for (i = 1; i in known; i++) if (known[i] in seen) { sorted[++k] = known[i]; placed[known[i]] = 1 }
     for (i = 1; i <= nm; i++) if (!(order[i] in placed)) sorted[++k] = order[i]
@@ -315,10 +347,16 @@ END {
         if (m !~ /^context_switch/) continue
         if (!nf++) {
             print ""
-            print "| floor the library builds on | unit | median (min-max) |"
-            print "| --- | --- | --- |"
+            print "| floor the library builds on | unit | median (min-max) | rustasync row / floor |"
+            print "| --- | --- | --- | --- |"
         }
-        printf "| %s | %s | %s |\n", label(m), unit[m], cell("floor" SUBSEP m)
+        f = cell("floor" SUBSEP m); fm = MED
+        # The library row each floor stands under.
+        lib = (m == "context_switch") ? "pause_resume" : (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
+              (m == "context_switch_shuffled") ? "shuffled_resume" : ""
+        over = "-"
+        if (lib != "") { cell("rustasync" SUBSEP lib); if (MED != "" && fm != "" && fm > 0) over = sprintf("%.2f", MED / fm) }
+        printf "| %s | %s | %s | %s |\n", label(m), unit[m], f, over
     }
 }' "$RAW" >"$TABLE"
 
