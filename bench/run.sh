@@ -328,7 +328,7 @@ END {
     for (i = 1; i <= nm; i++) if (!(order[i] in placed)) sorted[++k] = order[i]
     for (i = 1; i <= nm; i++) order[i] = sorted[i]
     print "Machine: " machine "; " date "; " mode "; " runs " run(s) per side, alternated; " sides "."
-    print "Figures: median (min-max) over runs; each run is itself a median over batches; times are the measuring thread's CPU time."
+    print "Figures: median (min-max) over runs; each run is itself a median over batches; times are CPU time of the measuring thread."
     print ""
     print "| benchmark | unit | native | rustasync | ratio rustasync/native |"
     print "| --- | --- | --- | --- | --- |"

@@ -59,23 +59,29 @@ impl Suspended {
         self.0.set(Some(context));
     }
 
-    /// Switches into the job held here, whose stack is `stack`, passing it
-    /// `data`; returns when the job yields, having stored the job's new
-    /// suspension point here.
+    /// Switches into the job held here, passing it `data`; returns when the
+    /// job yields, having stored the job's new suspension point here.
+    /// `watched` is the job's stack when AddressSanitizer follows the
+    /// switches, and None otherwise (so that the common case does not read
+    /// where the stack is).
     ///
     /// # Safety
     /// The held context must be live (its stack mapped) and not running.
-    pub unsafe fn enter(&self, data: usize, stack: &Stack) -> Yield {
+    pub unsafe fn enter(&self, data: usize, watched: Option<&Stack>) -> Yield {
         let Some(target) = self.0.take() else {
             // An empty side means the job is running already; the caller
             // checked the job's state, so this is unreachable in practice.
             return Yield::Finished;
         };
         let mut fake_stack = std::ptr::null_mut();
-        sanitizer::start_switch_into(&mut fake_stack, stack.bottom(), stack.size());
+        if let Some(stack) = watched {
+            sanitizer::start_switch_into(&mut fake_stack, stack.bottom(), stack.size());
+        }
         // SAFETY: the caller guarantees the target is a suspended, live context.
         let transfer = unsafe { target.resume(data) };
-        sanitizer::finish_switch_back(fake_stack);
+        if watched.is_some() {
+            sanitizer::finish_switch_back(fake_stack);
+        }
         self.0.set(Some(transfer.context));
         Yield::decode(transfer.data)
     }
