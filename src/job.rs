@@ -9,6 +9,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use context::Transfer;
 
@@ -77,6 +78,26 @@ pub struct Job {
 }
 
 pub static JOBS: Arena<Job> = Arena::new();
+
+/// Set once anything follows job switches: `RUSTASYNC_LOG=trace`, the stack
+/// depth `RUSTASYNC_STATS` records at each pause, or AddressSanitizer. All
+/// three are settled when a thread first uses the library, before it runs a
+/// job (`settle_watchers`), so a switch that nothing watches costs this one
+/// test instead of one per watcher.
+static WATCHED: AtomicBool = AtomicBool::new(false);
+
+/// Called when a thread first uses the library, once the sanitizer has been
+/// looked for.
+pub fn settle_watchers() {
+    if log::enabled(Level::Trace) || stats::enabled() || sanitizer::active() {
+        WATCHED.store(true, Ordering::Relaxed);
+    }
+}
+
+#[inline(always)]
+fn watched() -> bool {
+    WATCHED.load(Ordering::Relaxed)
+}
 
 // Sixteen control blocks per page: keep the block within 256 bytes.
 const _: () = assert!(size_of::<Job>() <= 256);
@@ -188,7 +209,7 @@ impl Job {
     /// block's second cache line.
     #[inline]
     fn stack_for_sanitizer(&self) -> Option<&Stack> {
-        if !sanitizer::active() {
+        if !watched() || !sanitizer::active() {
             return None;
         }
         // SAFETY: as in `side`.
@@ -199,7 +220,7 @@ impl Job {
     /// and a branch: this is on every switch).
     #[inline]
     fn notes(&self) -> Option<&FibreNotes> {
-        if !sanitizer::active() {
+        if !watched() || !sanitizer::active() {
             return None;
         }
         self.side().map(|side| &side.notes)
@@ -315,7 +336,7 @@ impl Job {
         self.parent.set(thread.current());
         thread.set_current(self.as_handle());
         self.state.set(State::Running);
-        if log::enabled(Level::Trace) {
+        if watched() && log::enabled(Level::Trace) {
             let what = if is_new { "start" } else { "resume" };
             log::emit(Level::Trace, format_args!("{what} job {:p}", self));
         }
@@ -337,11 +358,13 @@ impl Job {
     /// to whoever entered the job, and returns once the job is resumed.
     pub fn pause(&self) {
         self.state.set(State::Paused);
-        if stats::enabled() {
-            self.note_depth_at_pause();
-        }
-        if log::enabled(Level::Trace) {
-            log::emit(Level::Trace, format_args!("pause job {:p}", self));
+        if watched() {
+            if stats::enabled() {
+                self.note_depth_at_pause();
+            }
+            if log::enabled(Level::Trace) {
+                log::emit(Level::Trace, format_args!("pause job {:p}", self));
+            }
         }
         // SAFETY: this runs on the job's stack while it is running, so the
         // resumer cell holds the suspended code that entered it.
@@ -413,7 +436,7 @@ impl Job {
             0
         });
         self.ret.set(ret);
-        if log::enabled(Level::Trace) {
+        if watched() && log::enabled(Level::Trace) {
             log::emit(Level::Trace, format_args!("finish job {:p} with {ret}", self));
         }
     }

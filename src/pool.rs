@@ -87,6 +87,7 @@ impl ThreadState {
     fn create() -> Option<&'static ThreadState> {
         openssl::discover();
         sanitizer::discover();
+        crate::job::settle_watchers();
         overflow::install();
         register_fork_handlers();
         let state = Box::into_raw(Box::new(ThreadState {
