@@ -6,6 +6,7 @@
 //! ```text
 //! RESULT context_switch <median ns> ns/roundtrip
 //! RESULT context_switch_fpflags_differ <median ns> ns/roundtrip
+//! RESULT context_switch_in_calls <median ns> ns/roundtrip
 //! ```
 //!
 //! The crate saves and restores MXCSR (SSE control *and status* bits) on every
@@ -15,6 +16,12 @@
 //! switch loads a different MXCSR value. On some CPUs a `stmxcsr` issued just
 //! after an `ldmxcsr` that changed MXCSR is very slow (≈ 100 ns on the
 //! project's machine); back-to-back switches like these are the worst case.
+//! The third puts each switch in a function of its own that returns to its
+//! caller, as any API that switches must (`ASYNC_start_job` returns to the
+//! program, `ASYNC_pause_job` to the job): the `ret` after a switch goes to
+//! another call chain than the one the CPU's return-stack predictor
+//! recorded, so each side pays a mispredicted return, which the inlined
+//! loops of the first two never do.
 //!
 //! The third figure is the floor under "shuffled resumes": 10,000 fibres, each
 //! on a stack laid out as the library lays out its own (see `src/stack.rs`:
@@ -117,6 +124,15 @@ impl Drop for MappedStack {
 /// What the coroutine is told on its first resume.
 const KEEP_FP_FLAGS: usize = 0;
 const RAISE_DIVBYZERO: usize = 1;
+const SWITCH_IN_CALLS: usize = 2;
+
+/// One switch inside a function that then returns to its caller.
+#[inline(never)]
+fn switch_in_call(ctx: Context, data: usize) -> Transfer {
+    // SAFETY: as for every resume here: `ctx` is suspended, on a live stack,
+    // and resumed once.
+    unsafe { ctx.resume(data) }
+}
 
 /// The coroutine: hand control straight back to whoever resumed it, forever.
 /// It never returns (a returning context function makes the crate `_exit`).
@@ -128,6 +144,11 @@ const RAISE_DIVBYZERO: usize = 1;
 extern "C" fn bounce(mut t: Transfer) -> ! {
     if t.data == RAISE_DIVBYZERO {
         black_box(black_box(1.0_f64) / black_box(0.0_f64));
+    }
+    if t.data == SWITCH_IN_CALLS {
+        loop {
+            t = switch_in_call(t.context, t.data);
+        }
     }
     loop {
         // SAFETY: `t.context` is the suspended caller that just resumed us;
@@ -147,8 +168,12 @@ fn cpu_ns() -> u128 {
 }
 
 /// Do `n` round trips through the coroutine and give it back suspended.
-fn round_trips(mut ctx: Context, n: usize) -> Context {
+fn round_trips(mut ctx: Context, n: usize, in_calls: bool) -> Context {
     for i in 0..n {
+        if in_calls {
+            ctx = switch_in_call(ctx, black_box(i)).context;
+            continue;
+        }
         // SAFETY: `ctx` is the suspended coroutine, whose stack is alive for
         // the whole run; each `Context` value is resumed exactly once.
         let t = unsafe { ctx.resume(black_box(i)) };
@@ -171,11 +196,12 @@ fn run(first: usize, batches: usize, per_batch: usize, warmup: usize) -> Vec<u12
     // with its own suspended context.
     let mut ctx = unsafe { fresh.resume(first) }.context;
 
-    ctx = round_trips(ctx, warmup);
+    let in_calls = first == SWITCH_IN_CALLS;
+    ctx = round_trips(ctx, warmup, in_calls);
     let mut times = Vec::with_capacity(batches);
     for _ in 0..batches {
         let start = cpu_ns();
-        ctx = round_trips(ctx, per_batch);
+        ctx = round_trips(ctx, per_batch, in_calls);
         times.push(cpu_ns() - start);
     }
     // The coroutine stays suspended inside `bounce` with nothing to drop, so
@@ -207,8 +233,13 @@ fn main() {
 
     let same = run(KEEP_FP_FLAGS, batches, per_batch, warmup);
     let differ = run(RAISE_DIVBYZERO, batches, per_batch, warmup);
+    let in_calls = run(SWITCH_IN_CALLS, batches, per_batch, warmup);
 
-    for (name, times) in [("context_switch", &same), ("context_switch_fpflags_differ", &differ)] {
+    for (name, times) in [
+        ("context_switch", &same),
+        ("context_switch_fpflags_differ", &differ),
+        ("context_switch_in_calls", &in_calls),
+    ] {
         let (median, min, max) = summary(times, per_batch);
         println!("# {name}: {batches} batches x {per_batch} round trips, min {min:.2} max {max:.2} ns");
         println!("RESULT {name} {median:.2} ns/roundtrip");

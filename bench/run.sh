@@ -288,6 +288,7 @@ function label(m) {
     if (m == "pause_resume_instructions") return "2. same, instructions (callgrind)"
     if (m == "context_switch") return "context crate: bare resume round trip"
     if (m == "context_switch_fpflags_differ") return "same, FP status flags differ"
+    if (m == "context_switch_in_calls") return "same, each switch inside a function that returns (as an API must)"
     if (m == "context_switch_shuffled") return "context crate: " shuffle_n " fibres on the library'"'"'s stack layout, shuffled resumes"
     return m
 }
@@ -352,7 +353,7 @@ END {
         }
         f = cell("floor" SUBSEP m); fm = MED
         # The library row each floor stands under.
-        lib = (m == "context_switch") ? "pause_resume" : (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
+        lib = (m == "context_switch" || m == "context_switch_in_calls") ? "pause_resume" : (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
               (m == "context_switch_shuffled") ? "shuffled_resume" : ""
         over = "-"
         if (lib != "") { cell("rustasync" SUBSEP lib); if (MED != "" && fm != "" && fm > 0) over = sprintf("%.2f", MED / fm) }
