@@ -31,7 +31,7 @@ STEPS = [
     ("wait-ctx resync", r"wait_ctx::|Resync|reset_counts|attach|detach"),
     ("boundary (catch_unwind)", r"ffi::boundary|catch_unwind|panicking"),
     ("handle checks", r"from_handle|resumable|Arena.*contains|arena::|job_from_sp|slot_of"),
-    ("sanitizer/log/trace checks", r"sanitizer::|log::|notes|check_dying"),
+    ("sanitizer/log/trace checks", r"sanitizer::|log::|notes|check_dying|watched"),
     ("switch glue (fibre)", r"fibre::"),
     ("args and results", r"prepare|free_args|ASYNC_start_job|::finish|Job::run|job_entry"),
     ("pool (take/give back)", r"take_job|give_back|with_idle|pool::ThreadState::start_job"),
@@ -148,17 +148,21 @@ def main():
             if d:
                 delta[(key[0], key[1], addr)] += d
     library = next((ob for ob, _, _ in delta if ob and "librustasync" in ob), None)
-    lib_addrs = {addr for ob, fn, addr in delta if ob == library and "fcontext" not in (fn or "")}
+    lib_addrs = {addr for ob, fn, addr in delta if ob == library}
     chains = inline_chains(library, lib_addrs) if library else {}
     steps = defaultdict(float)
     parts = defaultdict(lambda: defaultdict(float))
     for (ob, fn, addr), d in delta.items():
         per_op = d / ops
         if ob == library:
-            if "fcontext" in (fn or ""):
-                step, what = "context switches (jump_fcontext)", fn
+            # By address, not by callgrind's function context: after the
+            # switch's indirect jump callgrind still books the other side's
+            # instructions under jump_fcontext.
+            chain = chains.get(addr, [])
+            if chain and "fcontext" in chain[0][0]:
+                step, what = "context switches (jump_fcontext)", chain[0][0]
             else:
-                step, what = classify(chains.get(addr, []), src)
+                step, what = classify(chain, src)
         else:
             step, what = "other objects", f"{fn} [{(ob or '?').rsplit('/', 1)[-1]}]"
             for name, pattern in OTHER_OBJECTS:

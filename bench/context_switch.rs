@@ -339,6 +339,7 @@ impl Shuffler {
 
 /// `n` fibres paused at once, resumed once per round in a new shuffled order;
 /// the nanoseconds of each timed round.
+#[inline(never)]
 fn shuffled(n: usize, rounds: usize) -> Vec<u128> {
     let (stacks, regions) = library_like_stacks(n);
     let mut fibres: Vec<Option<Context>> = stacks
