@@ -14,6 +14,7 @@ pub mod extensions;
 pub mod ffi;
 mod fibre;
 mod job;
+mod lock;
 mod log;
 mod openssl;
 mod overflow;

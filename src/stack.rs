@@ -23,9 +23,9 @@
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::config::{self, GuardMode};
+use crate::lock::{ForkHold, Guard, Lock};
 use crate::log::{self, Level};
 use crate::stats;
 use crate::{sanitizer, valgrind};
@@ -180,13 +180,13 @@ pub(crate) struct MemoryFunctions {
     stack_made: bool,
 }
 
-static MEMORY_FUNCTIONS: Mutex<MemoryFunctions> = Mutex::new(MemoryFunctions {
+static MEMORY_FUNCTIONS: Lock<MemoryFunctions> = Lock::new(MemoryFunctions {
     custom: None,
     stack_made: false,
 });
 
-fn memory_functions() -> MutexGuard<'static, MemoryFunctions> {
-    MEMORY_FUNCTIONS.lock().unwrap_or_else(PoisonError::into_inner)
+fn memory_functions() -> Guard<'static, MemoryFunctions> {
+    MEMORY_FUNCTIONS.lock()
 }
 
 /// `ASYNC_set_mem_functions`: refused once any stack exists, because stacks
@@ -330,12 +330,12 @@ pub(crate) struct Regions {
 // struct is only reached through the mutex below.
 unsafe impl Send for Regions {}
 
-static REGIONS: Mutex<Option<Regions>> = Mutex::new(None);
+static REGIONS: Lock<Option<Regions>> = Lock::new(None);
 
-struct RegionsGuard(MutexGuard<'static, Option<Regions>>);
+struct RegionsGuard(Guard<'static, Option<Regions>>);
 
 fn regions() -> RegionsGuard {
-    let mut guard = REGIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut guard = REGIONS.lock();
     if guard.is_none() {
         *guard = Some(Regions::new());
     }
@@ -559,14 +559,14 @@ pub fn guard_page(page_addr: *mut u8) -> bool {
 /// `pthread_atfork` support: holds the stack locks across `fork()` so the
 /// child never inherits one locked by a thread that does not exist there.
 pub(crate) struct ForkLocks {
-    _memory_functions: MutexGuard<'static, MemoryFunctions>,
-    _regions: MutexGuard<'static, Option<Regions>>,
+    _memory_functions: ForkHold<'static, MemoryFunctions>,
+    _regions: ForkHold<'static, Option<Regions>>,
 }
 
 pub(crate) fn lock_for_fork() -> ForkLocks {
     ForkLocks {
-        _memory_functions: memory_functions(),
-        _regions: REGIONS.lock().unwrap_or_else(PoisonError::into_inner),
+        _memory_functions: MEMORY_FUNCTIONS.hold_for_fork(),
+        _regions: REGIONS.hold_for_fork(),
     }
 }
 
