@@ -49,7 +49,7 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make pkg-config
 INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
 
-.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint deps deps-interop clean install uninstall \
+.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test unload-test lint deps deps-interop clean install uninstall \
 	valgrind-test sanitize-test fuzz-test stress-test
 
 FUZZ_SECONDS   ?= 30
@@ -126,7 +126,7 @@ demo: deps lib
 	@$(BUILD)/demo/example
 
 test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test
+	sanitize-test valgrind-test fuzz-test unload-test
 	@echo "make test: all passed"
 
 lint:
@@ -176,6 +176,11 @@ install-test: deps lib
 # match the jobs speed ran.
 stats-test: lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
+
+# dlopen, use on three threads, dlclose, then thread exits, fork, a handled
+# fault and a second dlopen: against libcrypto and librustasync alike.
+unload-test: lib
+	c-tests/unload-test.sh $(BUILD)/unload-test $(LIBDIR)
 
 INTEROP_DEPS := lib
 include c-tests/interop/interop.mk
