@@ -2,6 +2,18 @@
 //! crate. A switch saves the callee-saved registers and the floating-point
 //! control words and jumps; no system call, no signal-mask change.
 //!
+//! fcontext gives each context its own floating-point environment (it
+//! restores the target's MXCSR and x87 control word), but with OpenSSL the
+//! environment belongs to the thread: a job sees the rounding mode its
+//! caller set, and the caller sees the exception flags the job raised. So
+//! every switch first stores the current MXCSR and x87 control word into
+//! the target's save area (`carry_fp_env`), and fcontext's own restore then
+//! loads the switching side's values: two stores, no extra load. The one
+//! exception is OpenSSL's too: the first entry into a fresh fibre. OpenSSL
+//! enters it with `setcontext` on the `getcontext` made when the job was
+//! created, so a job made ahead of time by `ASYNC_init_thread` starts with
+//! the environment the thread had then; `make_fcontext` captured the same.
+//!
 //! Every switch is announced to AddressSanitizer when the program runs under
 //! it (see `sanitizer`); otherwise that costs a load and a branch.
 
@@ -32,6 +44,42 @@ impl Yield {
     fn decode(data: usize) -> Yield {
         if data == 1 { Yield::Paused } else { Yield::Finished }
     }
+}
+
+/// Makes the suspended context `target` resume with the calling thread's
+/// floating-point environment instead of the one it was suspended with.
+///
+/// # Safety
+/// `target` must be a suspended fcontext (from `make_fcontext` or a jump),
+/// whose save area begins with MXCSR (4 bytes) and the x87 control word.
+#[inline(always)]
+unsafe fn carry_fp_env(target: &Context) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const _: () = assert!(size_of::<Context>() == size_of::<*mut u8>());
+        // SAFETY: `Context` is a repr(C) wrapper of the pointer to the save
+        // area, which is writable memory on the suspended stack.
+        unsafe {
+            let area = *std::ptr::from_ref(target).cast::<*mut u8>();
+            std::arch::asm!(
+                "stmxcsr [{area}]",
+                "fnstcw [{area} + 4]",
+                area = in(reg) area,
+                options(nostack, preserves_flags)
+            );
+        }
+    }
+}
+
+/// Whether `target` is the context `make_fcontext` made on `stack`, never
+/// entered: its save area then sits 64 bytes below the 16-byte aligned top,
+/// where no suspended fibre's can be (the fibre's own frames lie above it).
+/// (The layout is x86-64's; elsewhere nothing is carried anyway.)
+#[inline(always)]
+fn is_fresh(target: &Context, stack: &Stack) -> bool {
+    // SAFETY: `Context` is a repr(C) wrapper of one pointer.
+    let area = unsafe { *std::ptr::from_ref(target).cast::<usize>() };
+    cfg!(target_arch = "x86_64") && area == (stack.top() as usize & !15) - 0x40
 }
 
 /// One side of a switch that is not running: either a job waiting to be
@@ -74,7 +122,12 @@ impl Suspended {
         let mut fake_stack = std::ptr::null_mut();
         sanitizer::start_switch_into(&mut fake_stack, stack.bottom(), stack.size());
         // SAFETY: the caller guarantees the target is a suspended, live context.
-        let transfer = unsafe { target.resume(data) };
+        let transfer = unsafe {
+            if !is_fresh(&target, stack) {
+                carry_fp_env(&target);
+            }
+            target.resume(data)
+        };
         sanitizer::finish_switch_back(fake_stack);
         self.0.set(Some(transfer.context));
         Yield::decode(transfer.data)
@@ -96,7 +149,10 @@ impl Suspended {
         }
         // SAFETY: the caller guarantees we are on the job's stack and the
         // target is the suspended code that entered it.
-        let transfer = unsafe { target.resume(why.encode()) };
+        let transfer = unsafe {
+            carry_fp_env(&target);
+            target.resume(why.encode())
+        };
         if let Some(notes) = notes {
             sanitizer::arrived(notes);
         }
