@@ -357,13 +357,21 @@ impl ThreadState {
     }
 
     /// `ASYNC_pause_job`: returns at once outside a job or while pausing is
-    /// blocked, as OpenSSL does.
-    pub fn pause_current(&self) {
+    /// blocked, as OpenSSL does. False when the current job was left by
+    /// `longjmp` (the caller is not on its stack): the job is abandoned
+    /// where OpenSSL would switch to a stale context, and the thread is
+    /// back in whatever job (or none) had entered it.
+    pub fn pause_current(&self) -> bool {
         if let Some(job) = self.running_job()
             && self.blocked.get() == 0
         {
+            if !job.on_own_stack() {
+                self.current.set(job.abandon());
+                return false;
+            }
             job.pause();
         }
+        true
     }
 
     /// `ASYNC_block_pause`: counts only inside a job.
