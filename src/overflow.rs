@@ -193,7 +193,7 @@ fn report_overflow(address: usize) {
     let mut line = Line::new();
     line.text("rustasync: fatal: job stack overflow (fault at 0x");
     line.hex(address);
-    line.text(" in the guard page below a ");
+    line.text(" in the guard zone below a ");
     line.decimal(size);
     line.text("-byte job stack); set RUSTASYNC_STACK_SIZE to more, e.g. RUSTASYNC_STACK_SIZE=");
     line.decimal((size * 2).div_ceil(1024));
