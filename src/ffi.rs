@@ -646,19 +646,3 @@ pub unsafe extern "C" fn ASYNC_get_mem_functions(
         }
     })
 }
-
-/// Not part of `<openssl/async.h>` (and left out of the header): a
-/// pass-through for libcrypto's function of the same name, so the library
-/// learns when a program first changes a thread's default library context.
-/// Until then job switches skip the default-context swap that OpenSSL does
-/// on every switch, which would change nothing; see `openssl.rs`.
-///
-/// # Safety
-/// As for libcrypto's `OSSL_LIB_CTX_set0_default`: `libctx` is NULL or a
-/// live library context.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn OSSL_LIB_CTX_set0_default(libctx: *mut c_void) -> *mut c_void {
-    boundary(c"OSSL_LIB_CTX_set0_default", ptr::null_mut(), || {
-        openssl::set0_default_passthrough(libctx)
-    })
-}
