@@ -18,7 +18,6 @@ use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-
 /// `ERR_LIB_ASYNC` in `<openssl/err.h>`.
 pub const ERR_LIB_ASYNC: c_int = 51;
 const ERR_RFLAG_FATAL: c_int = 1 << 18;
