@@ -51,7 +51,7 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 BUILD_PACKAGES := $(shell sed -n 's/^build //p' tools/debian-packages)
 TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
-.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test lint check deps deps-test clean install uninstall \
+.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test unload-test lint check deps deps-test clean install uninstall \
 	valgrind-test sanitize-test fuzz-test stress-test dlopen-test
 
 FUZZ_SECONDS   ?= 30
@@ -128,7 +128,7 @@ demo: deps lib
 	@$(BUILD)/demo/example
 
 test: deps deps-test lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test dlopen-test
+	sanitize-test valgrind-test fuzz-test dlopen-test unload-test
 	@echo "make test: all passed"
 
 # The contributor's loop after every change (under a minute on a warm
@@ -190,6 +190,11 @@ install-test: deps lib
 # match the jobs speed ran.
 stats-test: lib
 	c-tests/stats-test.sh $(BUILD)/stats-test
+
+# dlopen, use on three threads, dlclose, then thread exits, fork, a handled
+# fault and a second dlopen: against libcrypto and librustasync alike.
+unload-test: lib
+	c-tests/unload-test.sh $(BUILD)/unload-test $(LIBDIR)
 
 INTEROP_DEPS := lib
 include c-tests/interop/interop.mk

@@ -202,6 +202,19 @@ static int job_pauser_fpflags(void *arg)
     return job_pauser(arg);
 }
 
+/*
+ * Same, but the job makes its own library context the thread's default
+ * first: every switch then has to swap the default (OpenSSL always writes
+ * it; rustasync reads it and writes only when it differs).
+ */
+static OSSL_LIB_CTX *bench_libctx;
+
+static int job_pauser_libctx(void *arg)
+{
+    OSSL_LIB_CTX_set0_default(bench_libctx);
+    return job_pauser(arg);
+}
+
 /* A job that pauses until stop_jobs is set (one per paused slot). */
 static volatile int stop_jobs;
 
@@ -301,6 +314,18 @@ static int bench_pause_resume(void)
 static int bench_pause_resume_fpflags(void)
 {
     return run_pause_resume("pause_resume_fpflags", job_pauser_fpflags);
+}
+
+static int bench_pause_resume_libctx(void)
+{
+    int rc;
+
+    bench_libctx = OSSL_LIB_CTX_new();
+    if (bench_libctx == NULL)
+        fail("OSSL_LIB_CTX_new failed");
+    rc = run_pause_resume("pause_resume_libctx", job_pauser_libctx);
+    OSSL_LIB_CTX_free(bench_libctx);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -632,6 +657,8 @@ static const struct bench BENCHES[] = {
      "pause->resume round trip inside one job"},
     {"pause_resume_fpflags", bench_pause_resume_fpflags, "pause_resume_fpflags",
      "same, with the job's FP status flags differing from the caller's"},
+    {"pause_resume_libctx", bench_pause_resume_libctx, "pause_resume_libctx",
+     "same, the job with its own default library context (swapped at every switch)"},
     {"cold_start", bench_cold_start, "cold_start",
      "first job on a fresh thread, stack creation included"},
     {"shuffled_resume", bench_shuffled_resume, "shuffled_resume",

@@ -222,7 +222,7 @@ if [ "${CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
     n1=2000 n2=12000
     BUDGET=$OUT/budget.txt
     : >"$BUDGET"
-    for name in start_finish pause_resume; do
+    for name in start_finish pause_resume pause_resume_fpflags pause_resume_libctx; do
         for side in "${SIDES[@]}"; do
             cg=$OUT/callgrind.$side.$name
             vg=(valgrind --tool=callgrind --dump-instr=yes --dump-line=no)
@@ -271,6 +271,7 @@ function label(m) {
     if (m == "start_finish") return "1. start -> finish, trivial job, warm pool"
     if (m == "pause_resume") return "2. pause -> resume round trip, one job"
     if (m == "pause_resume_fpflags") return "2b. same, job FP status flags != caller'"'"'s"
+    if (m == "pause_resume_libctx") return "2c. same, job has its own default OSSL_LIB_CTX"
     if (m == "cold_start") return "3. cold start: first job on a new thread"
     if (m == "shuffled_resume") return "4. " shuffle_n " paused jobs, shuffled resumes"
     if (m == "paused_rss_per_job") return "5. 100,000 paused jobs: resident memory"
@@ -286,6 +287,8 @@ function label(m) {
     if (m == "haproxy_handshakes") return "8. haproxy ssl-mode-async, pausing engine, TLS 1.2 full handshakes"
     if (m == "start_finish_instructions") return "1. same, instructions (callgrind)"
     if (m == "pause_resume_instructions") return "2. same, instructions (callgrind)"
+    if (m == "pause_resume_fpflags_instructions") return "2b. same, instructions (callgrind)"
+    if (m == "pause_resume_libctx_instructions") return "2c. same, instructions (callgrind)"
     if (m == "context_switch") return "context crate: bare resume round trip"
     if (m == "context_switch_fpflags_differ") return "same, FP status flags differ"
     if (m == "context_switch_in_calls") return "same, each switch inside a function that returns (as an API must)"
@@ -320,7 +323,8 @@ function cell(key,    n, i, j, t, v, lo, hi) {
 END {
     # Known metrics in a fixed order, anything else after them.
     split("start_finish start_finish_instructions pause_resume pause_resume_instructions " \
-          "pause_resume_fpflags cold_start shuffled_resume paused_rss_per_job " \
+          "pause_resume_fpflags pause_resume_fpflags_instructions pause_resume_libctx " \
+          "pause_resume_libctx_instructions cold_start shuffled_resume paused_rss_per_job " \
           "paused_vsz_per_job paused_maps_added paused_create two_threads_start_finish " \
           "two_threads_pause_resume speed_sha256 speed_engine_sha256 " \
           "speed_engine_ecdsap256_sign speed_engine_ecdsap256_verify haproxy_handshakes", known, " ")

@@ -33,6 +33,9 @@ pub enum GuardMode {
 pub struct Config {
     pub stack_size: usize,
     pub guard: GuardMode,
+    /// `RUSTASYNC_FAULT_HANDLER=0` keeps the library's fault handler (and
+    /// its signal stacks) out of the process entirely.
+    pub fault_handler: bool,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -41,6 +44,10 @@ pub fn get() -> &'static Config {
     CONFIG.get_or_init(|| Config {
         stack_size: stack_size_from(std::env::var("RUSTASYNC_STACK_SIZE").ok().as_deref()),
         guard: guard_from(std::env::var("RUSTASYNC_GUARD").ok().as_deref()),
+        fault_handler: switch_from(
+            "RUSTASYNC_FAULT_HANDLER",
+            std::env::var("RUSTASYNC_FAULT_HANDLER").ok().as_deref(),
+        ),
     })
 }
 
@@ -85,6 +92,18 @@ fn guard_from(value: Option<&str>) -> GuardMode {
     }
 }
 
+/// An on/off knob, on unless set to `0`, `off`, `no` or `false`.
+fn switch_from(name: &str, value: Option<&str>) -> bool {
+    match value.map(str::trim) {
+        None | Some("") | Some("1") | Some("on") | Some("yes") | Some("true") => true,
+        Some("0") | Some("off") | Some("no") | Some("false") => false,
+        Some(other) => {
+            log::emit(Level::Warn, format_args!("{name}={other} is not 0 or 1; using 1"));
+            true
+        }
+    }
+}
+
 /// Parses `65536`, `64K`, `64k`, `1M` or `1m` into bytes.
 pub fn parse_size(text: &str) -> Option<usize> {
     let text = text.trim();
@@ -122,6 +141,15 @@ mod tests {
         assert_eq!(stack_size_from(Some("128K")), 128 * 1024);
         assert_eq!(stack_size_from(Some("1K")), MIN_STACK_SIZE);
         assert_eq!(stack_size_from(Some("junk")), DEFAULT_STACK_SIZE);
+    }
+
+    #[test]
+    fn switches_are_on_unless_turned_off() {
+        assert!(switch_from("X", None));
+        assert!(switch_from("X", Some("1")));
+        assert!(!switch_from("X", Some("0")));
+        assert!(!switch_from("X", Some(" off ")));
+        assert!(switch_from("X", Some("maybe")));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
 
 use context::Transfer;
 
@@ -21,7 +21,7 @@ use crate::pool::ThreadState;
 use crate::sanitizer::{self, FibreNotes};
 use crate::stack::{self, Stack, StackSide};
 use crate::stats;
-use crate::wait_ctx::{Resync, WaitCtx};
+use crate::wait_ctx::{Attachment, WaitCtx};
 
 /// The function a job runs: `int (*func)(void *)`.
 pub type JobFn = unsafe extern "C" fn(*mut c_void) -> c_int;
@@ -49,21 +49,33 @@ struct InlineArgs([u8; INLINE_ARGS]);
 /// Fields are ordered by use: everything a pause or resume touches sits in
 /// the first cache line, so resuming thousands of jobs in random order costs
 /// one line of the control block each.
+///
+/// A job belongs to the thread that created it, and only that thread
+/// touches its fields — except `state` and `owner`, which any thread may
+/// read to check a handle it was given (see `from_handle`): those two are
+/// atomics, accessed with `Relaxed` ordering (a check needs no ordering
+/// with anything else, only a value that is not torn; on x86-64 the loads
+/// and stores are plain moves).
 #[repr(C, align(64))]
 pub struct Job {
-    state: Cell<State>,
-    owner: Cell<*const ThreadState>,
+    state: AtomicU8,
+    /// The fibre was never entered (it starts with the floating-point
+    /// environment it was made with, as OpenSSL's fresh context does). Here
+    /// rather than found from the stack's address, which sits in the
+    /// second cache line.
+    fresh: Cell<bool>,
+    owner: AtomicPtr<ThreadState>,
     /// The job that was current when this one was entered.
     parent: Cell<*mut Job>,
     /// Where the job stopped, while it is not running.
     fibre: Suspended,
     /// Where to go when the job pauses or finishes, while it is running.
     resumer: Suspended,
-    wait_ctx: Cell<*mut WaitCtx>,
-    /// Whether the wait context's counts need resetting at the next resume.
-    resync: Cell<Resync>,
     /// The default library context the job last ran with.
     libctx: Cell<LibCtx>,
+    /// The wait context the job was started with; its first 16 bytes (the
+    /// context and its resync flag, read at every pause) end the first line.
+    wait: Attachment,
     func: Cell<Option<JobFn>>,
     args: Cell<*mut c_void>,
     ret: Cell<c_int>,
@@ -77,6 +89,10 @@ pub struct Job {
     inline_args: UnsafeCell<InlineArgs>,
 }
 
+/// Every job's control block. The arena is `Sync` (its slots are handed
+/// out under a lock), so any thread may look at any slot through
+/// `from_handle`; what keeps that sound is that other threads read only a
+/// job's atomic `state` and `owner`, never its thread-owned fields.
 pub static JOBS: Arena<Job> = Arena::new();
 
 /// Set once anything follows job switches: `RUSTASYNC_LOG=trace`, the stack
@@ -101,15 +117,18 @@ fn watched() -> bool {
 
 // Sixteen control blocks per page: keep the block within 256 bytes.
 const _: () = assert!(size_of::<Job>() <= 256);
-const _: () = assert!(std::mem::offset_of!(Job, libctx) + size_of::<LibCtx>() <= 64);
+const _: () = assert!(std::mem::offset_of!(Job, wait) + 16 <= 64);
 
 impl Job {
     /// A handle from C, if it is the address of one of our control blocks.
-    /// The block may be free; callers check `state`.
+    /// The block may be free; callers check `state`, and `owner` before
+    /// anything else: a job of another thread may be read only through those
+    /// two atomics.
     pub fn from_handle<'a>(handle: *mut Job) -> Option<&'a Job> {
         // SAFETY: arena slots stay mapped and initialised for the life of the
-        // process, and every field is a Cell, so a shared reference is sound
-        // even to a slot another call is changing on this thread.
+        // process, and every field has interior mutability, so a shared
+        // reference is sound even to a slot another call is changing on this
+        // thread; other threads read only the atomic `state` and `owner`.
         JOBS.contains(handle).then(|| unsafe { &*handle })
     }
 
@@ -118,15 +137,24 @@ impl Job {
     }
 
     pub fn state(&self) -> State {
-        self.state.get()
+        match self.state.load(Ordering::Relaxed) {
+            1 => State::Idle,
+            2 => State::Running,
+            3 => State::Paused,
+            _ => State::Free,
+        }
+    }
+
+    fn set_state(&self, state: State) {
+        self.state.store(state as u8, Ordering::Relaxed);
     }
 
     pub fn owner(&self) -> *const ThreadState {
-        self.owner.get()
+        self.owner.load(Ordering::Relaxed)
     }
 
     pub fn wait_ctx(&self) -> *mut WaitCtx {
-        self.wait_ctx.get()
+        self.wait.ctx()
     }
 
     pub fn is_uncounted(&self) -> bool {
@@ -158,17 +186,17 @@ impl Job {
         let fibre = unsafe { Suspended::on_stack(&stack, job_entry) };
         let job = Job {
             inline_args: UnsafeCell::new(InlineArgs([0; INLINE_ARGS])),
-            state: Cell::new(State::Idle),
+            state: AtomicU8::new(State::Idle as u8),
+            fresh: Cell::new(true),
             uncounted: Cell::new(false),
             args_on_heap: Cell::new(false),
             ret: Cell::new(0),
-            owner: Cell::new(owner),
+            owner: AtomicPtr::new(ptr::from_ref(owner).cast_mut()),
             owned_at: Cell::new(usize::MAX),
             parent: Cell::new(ptr::null_mut()),
             func: Cell::new(None),
             args: Cell::new(ptr::null_mut()),
-            wait_ctx: Cell::new(ptr::null_mut()),
-            resync: Cell::new(Resync::Clean),
+            wait: Attachment::default(),
             libctx: Cell::new(LibCtx::GLOBAL),
             fibre,
             resumer: Suspended::default(),
@@ -187,8 +215,9 @@ impl Job {
     pub fn destroy(&self) {
         self.end_fibre_for_sanitizer();
         self.free_args();
-        self.state.set(State::Free);
-        self.owner.set(ptr::null());
+        self.wait.detach();
+        self.set_state(State::Free);
+        self.owner.store(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: the job is not running, so nothing executes on the stack and
         // no other reference to the Option exists during this take.
         if let Some(stack) = unsafe { (*self.stack.get()).take() } {
@@ -247,7 +276,7 @@ impl Job {
         // sees `dying` and switches straight back, running nothing else.
         unsafe {
             if let Some(stack) = &*self.stack.get() {
-                self.fibre.enter(0, Some(stack));
+                self.fibre.enter(0, false, Some(stack));
             }
         }
         side.dying.set(false);
@@ -292,12 +321,10 @@ impl Job {
         }
         self.args.set(copy);
         self.func.set(Some(func));
-        self.wait_ctx.set(wait_ctx);
-        // SAFETY: a non-null wait context is live for the whole job (the
-        // caller's contract with ASYNC_start_job).
-        if let Some(ctx) = unsafe { wait_ctx.as_mut() } {
-            ctx.attach(&self.resync);
-        }
+        // SAFETY: a non-null wait context is live when the job starts (the
+        // caller's contract with ASYNC_start_job); the attachment lives in
+        // the arena and detaches before the job is freed.
+        unsafe { self.wait.attach(wait_ctx) };
         self.ret.set(0);
         true
     }
@@ -314,12 +341,9 @@ impl Job {
     /// Clears what a finished run left behind and returns its result.
     pub fn finish(&self) -> c_int {
         self.free_args();
-        // SAFETY: as in `prepare`.
-        if let Some(ctx) = unsafe { self.wait_ctx.replace(ptr::null_mut()).as_mut() } {
-            ctx.detach(&self.resync);
-        }
+        self.wait.detach();
         self.func.set(None);
-        self.state.set(State::Idle);
+        self.set_state(State::Idle);
         self.ret.get()
     }
 
@@ -328,14 +352,14 @@ impl Job {
     /// with the context it last had (a new job with its starter's), and the
     /// starter gets its own back afterwards.
     pub fn enter(&self, thread: &ThreadState) -> Yield {
-        let is_new = self.state.get() == State::Idle;
+        let is_new = self.state() == State::Idle;
         let starter_ctx = openssl::current_default();
         if !is_new {
             openssl::ensure_default(starter_ctx, self.libctx.get());
         }
         self.parent.set(thread.current());
         thread.set_current(self.as_handle());
-        self.state.set(State::Running);
+        self.set_state(State::Running);
         if watched() && log::enabled(Level::Trace) {
             let what = if is_new { "start" } else { "resume" };
             log::emit(Level::Trace, format_args!("{what} job {:p}", self));
@@ -344,8 +368,11 @@ impl Job {
         // fibre holds a live suspended context on its mapped stack, which no
         // one else touches while it runs.
         let outcome = unsafe {
-            self.fibre
-                .enter(self as *const Job as usize, self.stack_for_sanitizer())
+            self.fibre.enter(
+                self as *const Job as usize,
+                self.fresh.replace(false),
+                self.stack_for_sanitizer(),
+            )
         };
         thread.set_current(self.parent.replace(ptr::null_mut()));
         let job_ctx = openssl::current_default();
@@ -357,7 +384,7 @@ impl Job {
     /// Called on the job's own stack by `ASYNC_pause_job`: hands control back
     /// to whoever entered the job, and returns once the job is resumed.
     pub fn pause(&self) {
-        self.state.set(State::Paused);
+        self.set_state(State::Paused);
         if watched() {
             if stats::enabled() {
                 self.note_depth_at_pause();
@@ -370,17 +397,31 @@ impl Job {
         // resumer cell holds the suspended code that entered it.
         unsafe { self.resumer.leave(Yield::Paused, self.notes()) };
         self.check_dying();
-        let resync = self.resync.get();
-        if resync == Resync::Clean {
-            return;
-        }
-        // SAFETY: the wait context was given to ASYNC_start_job, and the
-        // caller must keep it alive while the job uses it.
-        if let Some(ctx) = unsafe { self.wait_ctx.get().as_mut() } {
-            ctx.reset_counts();
-        }
-        if resync == Resync::Dirty {
-            self.resync.set(Resync::Clean);
+        self.wait.resync_on_resume();
+    }
+
+    /// Gives up a running job that was left by `longjmp`: it can never
+    /// run again (its fibre's frames were unwound) and stays `Running`, so
+    /// nothing reuses its stack. Returns the job that had entered it.
+    #[cold]
+    pub fn abandon(&self) -> *mut Job {
+        self.wait.detach();
+        self.parent.replace(ptr::null_mut())
+    }
+
+    /// Whether the calling code runs on this job's stack: false once the job
+    /// was left by `longjmp` (it is still the thread's current job, but its
+    /// fibre is gone). A few compares; the stack bounds are in a line that
+    /// entering the job just read.
+    #[inline]
+    pub fn on_own_stack(&self) -> bool {
+        let here = 0u8;
+        let sp = ptr::from_ref(&here) as usize;
+        // SAFETY: the job is the thread's current one, so its stack Option
+        // changes only on this thread, not during this read.
+        match unsafe { &*self.stack.get() } {
+            Some(stack) => (stack.bottom() as usize..stack.top() as usize).contains(&sp),
+            None => false,
         }
     }
 
@@ -397,7 +438,7 @@ impl Job {
             return;
         };
         // SAFETY: the owner of a running job is this thread's live state.
-        let Some(owner) = (unsafe { self.owner.get().as_ref() }) else {
+        let Some(owner) = (unsafe { self.owner().as_ref() }) else {
             return;
         };
         let depth = top.saturating_sub(sp) as u64;

@@ -3,10 +3,11 @@
 //! `ffi` is the C boundary; everything behind it is safe Rust over a few
 //! well-fenced `unsafe` primitives: `fibre` (the context switch), `stack`
 //! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
-//! per-thread pool and thread state), `wait_ctx`, and `openssl` (run-time
-//! interop with libcrypto). Reliability helpers: `overflow` (the fault
-//! handler that names a job stack overflow), `valgrind` and `sanitizer`
-//! (telling those tools about job stacks and switches).
+//! per-thread pool and thread state), `lock` (the mutex the fork handlers
+//! hold), `wait_ctx`, and `openssl` (run-time interop with libcrypto).
+//! Reliability helpers: `overflow` (the fault handler that names a job stack
+//! overflow), `valgrind` and `sanitizer` (telling those tools about job
+//! stacks and switches).
 
 mod arena;
 mod config;
@@ -14,6 +15,7 @@ pub mod extensions;
 pub mod ffi;
 mod fibre;
 mod job;
+mod lock;
 mod log;
 mod openssl;
 mod overflow;

@@ -6,18 +6,17 @@
 //! symbols are looked up with `dlsym`, so the same binary works in processes
 //! with and without OpenSSL.
 //!
-//! OpenSSL swaps the thread's default `OSSL_LIB_CTX` at every job switch,
-//! which costs two calls into libcrypto per switch. Nearly every program
-//! leaves the default alone, and then every swap is a no-op. So the library
-//! also exports a pass-through `OSSL_LIB_CTX_set0_default` that notes when
-//! anyone first changes a default; until then the swaps are skipped, and
-//! from then on they are done exactly as OpenSSL does.
+//! OpenSSL swaps the thread's default `OSSL_LIB_CTX` at every job switch.
+//! A program may change a default by any path (its own calls, libssl's, or
+//! a pointer from `dlsym` on libcrypto's handle), so nothing short of asking
+//! libcrypto tells whether a swap is needed: each switch reads the current
+//! default once (`OSSL_LIB_CTX_set0_default(NULL)`, which changes nothing)
+//! and writes only when it differs from the one wanted — nearly always it
+//! does not, and then a switch costs one read instead of OpenSSL's write.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-
-use crate::log::{self, Level};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// `ERR_LIB_ASYNC` in `<openssl/err.h>`.
 pub const ERR_LIB_ASYNC: c_int = 51;
@@ -47,11 +46,6 @@ struct Crypto {
 
 /// Null until libcrypto 3 is found; then a leaked, immutable `Crypto`.
 static CRYPTO: AtomicPtr<Crypto> = AtomicPtr::new(ptr::null_mut());
-/// libcrypto's own `OSSL_LIB_CTX_set0_default`, behind our pass-through.
-static REAL_SET0_DEFAULT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
-/// Set once any thread has made something other than the global context
-/// its default.
-static DEFAULTS_CHANGED: AtomicBool = AtomicBool::new(false);
 
 /// Looks for libcrypto 3 if it has not been found yet. Called when a thread
 /// first uses the library and before raising an error, so a libcrypto opened
@@ -83,7 +77,7 @@ fn resolve() -> Option<Crypto> {
 }
 
 fn resolve_in(handle: *mut c_void) -> Option<Crypto> {
-    let set0_default = real_set0_default().or_else(|| symbol(handle, c"OSSL_LIB_CTX_set0_default"))?;
+    let set0_default = symbol(handle, c"OSSL_LIB_CTX_set0_default")?;
     let global_default = symbol(handle, c"OSSL_LIB_CTX_get0_global_default")?;
     let err_new = symbol(handle, c"ERR_new")?;
     let err_set_debug = symbol(handle, c"ERR_set_debug")?;
@@ -116,41 +110,6 @@ fn symbol(handle: *mut c_void, name: &CStr) -> Option<*mut c_void> {
     (!found.is_null()).then_some(found)
 }
 
-/// libcrypto's `OSSL_LIB_CTX_set0_default`: the next definition after ours
-/// in the lookup order, or the one in a privately opened libcrypto.
-fn real_set0_default() -> Option<*mut c_void> {
-    let cached = REAL_SET0_DEFAULT.load(Ordering::Acquire);
-    if !cached.is_null() {
-        return Some(cached);
-    }
-    let found = symbol(libc::RTLD_NEXT, c"OSSL_LIB_CTX_set0_default").or_else(|| {
-        let handle = local_libcrypto_handle();
-        if handle.is_null() {
-            None
-        } else {
-            symbol(handle, c"OSSL_LIB_CTX_set0_default")
-        }
-    })?;
-    REAL_SET0_DEFAULT.store(found, Ordering::Release);
-    Some(found)
-}
-
-/// Behind the exported `OSSL_LIB_CTX_set0_default`: notes that defaults are
-/// in play, then does what libcrypto's function does.
-pub fn set0_default_passthrough(libctx: *mut c_void) -> *mut c_void {
-    if !libctx.is_null() && !DEFAULTS_CHANGED.swap(true, Ordering::AcqRel) {
-        log::emit(
-            Level::Debug,
-            format_args!("a default OSSL_LIB_CTX was set; jobs now switch default contexts"),
-        );
-    }
-    match real_set0_default() {
-        // SAFETY: libcrypto's own function, called with the caller's argument.
-        Some(real) => unsafe { std::mem::transmute::<*mut c_void, SetDefaultFn>(real)(libctx) },
-        None => ptr::null_mut(),
-    }
-}
-
 #[inline]
 fn crypto() -> Option<&'static Crypto> {
     // SAFETY: a non-null pointer is a leaked Box that is never freed or changed.
@@ -166,13 +125,10 @@ impl LibCtx {
     pub const GLOBAL: LibCtx = LibCtx(ptr::null_mut());
 }
 
-/// The calling thread's current default library context. While no thread
-/// has changed its default this is `GLOBAL` without asking libcrypto.
+/// The calling thread's current default library context (`GLOBAL` without
+/// libcrypto).
 #[inline]
 pub fn current_default() -> LibCtx {
-    if !DEFAULTS_CHANGED.load(Ordering::Acquire) {
-        return LibCtx::GLOBAL;
-    }
     match crypto() {
         // SAFETY: set0_default(NULL) only reads the thread's default context.
         Some(c) => LibCtx(unsafe { (c.set0_default)(ptr::null_mut()) }),

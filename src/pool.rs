@@ -10,11 +10,12 @@
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError};
+use std::sync::{Once, OnceLock};
 
 use crate::arena::ArenaForkLock;
 use crate::fibre::Yield;
 use crate::job::{JOBS, Job, JobFn, State};
+use crate::lock::{ForkHold, Guard, Lock};
 use crate::log::{self, Level};
 use crate::openssl;
 use crate::overflow::{self, AltStack};
@@ -354,13 +355,21 @@ impl ThreadState {
     }
 
     /// `ASYNC_pause_job`: returns at once outside a job or while pausing is
-    /// blocked, as OpenSSL does.
-    pub fn pause_current(&self) {
+    /// blocked, as OpenSSL does. False when the current job was left by
+    /// `longjmp` (the caller is not on its stack): the job is abandoned
+    /// where OpenSSL would switch to a stale context, and the thread is
+    /// back in whatever job (or none) had entered it.
+    pub fn pause_current(&self) -> bool {
         if let Some(job) = self.running_job()
             && self.blocked.get() == 0
         {
+            if !job.on_own_stack() {
+                self.current.set(job.abandon());
+                return false;
+            }
             job.pause();
         }
+        true
     }
 
     /// `ASYNC_block_pause`: counts only inside a job.
@@ -419,10 +428,10 @@ impl ThreadState {
 /// In a child process after `fork()` the other threads are gone but their
 /// states (and paused jobs, which only those threads could resume) are
 /// copied; this list keeps them accounted for rather than silently lost.
-static LIVE_THREADS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static LIVE_THREADS: Lock<Vec<usize>> = Lock::new(Vec::new());
 
-fn live_threads() -> MutexGuard<'static, Vec<usize>> {
-    LIVE_THREADS.lock().unwrap_or_else(PoisonError::into_inner)
+fn live_threads() -> Guard<'static, Vec<usize>> {
+    LIVE_THREADS.lock()
 }
 
 fn exit_key() -> Option<&'static libc::pthread_key_t> {
@@ -469,7 +478,7 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
 /// The library's locks, held by the forking thread from just before
 /// `fork()` until just after it, in both processes.
 type ForkLocks = (
-    MutexGuard<'static, Vec<usize>>,
+    ForkHold<'static, Vec<usize>>,
     stats::ForkLock,
     ArenaForkLock<'static>,
     stack::ForkLocks,
@@ -502,7 +511,7 @@ fn register_fork_handlers() {
 extern "C" fn before_fork() {
     let _ = std::panic::catch_unwind(|| {
         let locks = (
-            live_threads(),
+            LIVE_THREADS.hold_for_fork(),
             stats::lock_for_fork(),
             JOBS.lock_for_fork(),
             stack::lock_for_fork(),

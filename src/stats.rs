@@ -17,8 +17,10 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::Once;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, Once, PoisonError};
+
+use crate::lock::{self, Lock};
 
 /// Figures for one thread, written by that thread only.
 #[derive(Default)]
@@ -124,7 +126,7 @@ struct Registry {
 // ThreadCounters holds only atomics, so reading it from any thread is sound.
 unsafe impl Send for Registry {}
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+static REGISTRY: Lock<Registry> = Lock::new(Registry {
     live: Vec::new(),
     exited: Totals {
         created: 0,
@@ -143,17 +145,19 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     },
 });
 
-fn registry() -> std::sync::MutexGuard<'static, Registry> {
-    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+fn registry() -> lock::Guard<'static, Registry> {
+    REGISTRY.lock()
 }
 
 /// The registry's lock, held across `fork()` (see `pool::before_fork`).
 pub(crate) struct ForkLock {
-    _guard: std::sync::MutexGuard<'static, Registry>,
+    _hold: lock::ForkHold<'static, Registry>,
 }
 
 pub(crate) fn lock_for_fork() -> ForkLock {
-    ForkLock { _guard: registry() }
+    ForkLock {
+        _hold: REGISTRY.hold_for_fork(),
+    }
 }
 
 /// Adds a thread's counters to the registry. Cold: once per thread.
