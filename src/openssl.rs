@@ -13,6 +13,15 @@
 //! default once (`OSSL_LIB_CTX_set0_default(NULL)`, which changes nothing)
 //! and writes only when it differs from the one wanted — nearly always it
 //! does not, and then a switch costs one read instead of OpenSSL's write.
+//!
+//! That read need not be a call into libcrypto. OpenSSL 3.0 and 3.1 keep
+//! the thread's default in a thread-specific key of their own (NULL while
+//! the thread uses the global default); when libcrypto is found, the
+//! library finds that key once — it makes a context its default for a
+//! moment and looks for the one key holding it — and from then on reads the
+//! default with `pthread_getspecific`, which gives the same answer. Where
+//! that cannot be established beyond doubt (later OpenSSL keeps its
+//! thread-local values behind one key of its own), switches ask libcrypto.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
@@ -34,11 +43,16 @@ type GlobalDefaultFn = unsafe extern "C" fn() -> *mut c_void;
 type ErrNewFn = unsafe extern "C" fn();
 type ErrSetDebugFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char);
 type ErrSetErrorFn = unsafe extern "C" fn(c_int, c_int, *const c_char, ...);
+type LibCtxNewFn = unsafe extern "C" fn() -> *mut c_void;
+type LibCtxFreeFn = unsafe extern "C" fn(*mut c_void);
 
 /// The libcrypto 3 entry points this library uses, resolved together.
 struct Crypto {
     set0_default: SetDefaultFn,
     global_default: *mut c_void,
+    /// The thread-specific key libcrypto keeps each thread's default in,
+    /// when it was found (see the module's documentation).
+    default_key: Option<libc::pthread_key_t>,
     err_new: ErrNewFn,
     err_set_debug: ErrSetDebugFn,
     err_set_error: ErrSetErrorFn,
@@ -87,14 +101,59 @@ fn resolve_in(handle: *mut c_void) -> Option<Crypto> {
     // the global default context exists for the life of the process.
     unsafe {
         let global_default = std::mem::transmute::<*mut c_void, GlobalDefaultFn>(global_default)();
+        let set0_default = std::mem::transmute::<*mut c_void, SetDefaultFn>(set0_default);
         Some(Crypto {
-            set0_default: std::mem::transmute::<*mut c_void, SetDefaultFn>(set0_default),
+            set0_default,
             global_default,
+            default_key: find_default_key(handle, set0_default, global_default),
             err_new: std::mem::transmute::<*mut c_void, ErrNewFn>(err_new),
             err_set_debug: std::mem::transmute::<*mut c_void, ErrSetDebugFn>(err_set_debug),
             err_set_error: std::mem::transmute::<*mut c_void, ErrSetErrorFn>(err_set_error),
         })
     }
+}
+
+/// The thread-specific key that holds this thread's default library
+/// context, if exactly one key does. Cold: once per process.
+fn find_default_key(
+    handle: *mut c_void,
+    set0_default: SetDefaultFn,
+    global_default: *mut c_void,
+) -> Option<libc::pthread_key_t> {
+    let new = symbol(handle, c"OSSL_LIB_CTX_new")?;
+    let free = symbol(handle, c"OSSL_LIB_CTX_free")?;
+    // SAFETY: libcrypto's own functions with their documented prototypes.
+    let (new, free) = unsafe {
+        (
+            std::mem::transmute::<*mut c_void, LibCtxNewFn>(new),
+            std::mem::transmute::<*mut c_void, LibCtxFreeFn>(free),
+        )
+    };
+    // What `pthread_getspecific` gives for `key` on this thread.
+    // SAFETY: any key value may be asked; unused keys give NULL.
+    let value = |key: usize| unsafe { libc::pthread_getspecific(key as libc::pthread_key_t) };
+    const KEYS: usize = 1024; // glibc's PTHREAD_KEYS_MAX
+    // SAFETY: a fresh context, freed below once it is no one's default.
+    let probe = unsafe { new() };
+    if probe.is_null() {
+        return None;
+    }
+    // SAFETY: `probe` is a live context; the thread's previous default is
+    // put back before anything else runs on this thread.
+    let previous = unsafe { set0_default(probe) };
+    let holders: Vec<usize> = (0..KEYS).filter(|&key| value(key) == probe).collect();
+    // SAFETY: `previous` was this thread's default a moment ago.
+    unsafe { set0_default(previous) };
+    // SAFETY: no thread has `probe` as its default any more.
+    unsafe { free(probe) };
+    let &[key] = holders.as_slice() else {
+        return None;
+    };
+    // The key must read back the restored default too (NULL stands for the
+    // global one), or it is not the one libcrypto reads.
+    let now = value(key);
+    let restored = if now.is_null() { global_default } else { now };
+    (restored == previous).then_some(key as libc::pthread_key_t)
 }
 
 fn local_libcrypto_handle() -> *mut c_void {
@@ -130,6 +189,15 @@ impl LibCtx {
 #[inline]
 pub fn current_default() -> LibCtx {
     match crypto() {
+        Some(Crypto {
+            default_key: Some(key),
+            global_default,
+            ..
+        }) => {
+            // SAFETY: reads this thread's value of libcrypto's key.
+            let own = unsafe { libc::pthread_getspecific(*key) };
+            LibCtx(if own.is_null() { *global_default } else { own })
+        }
         // SAFETY: set0_default(NULL) only reads the thread's default context.
         Some(c) => LibCtx(unsafe { (c.set0_default)(ptr::null_mut()) }),
         None => LibCtx::GLOBAL,
