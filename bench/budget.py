@@ -27,15 +27,20 @@ STEPS = [
     ("thread-state lookup", r"current_thread|get_or_create|\bTHREAD\b|thread_state|tls::"),
     ("counters (stats)", r"stats::|on_pause|on_resume|ThreadCounters"),
     ("libctx (default OSSL_LIB_CTX)", r"openssl::|LibCtx"),
-    ("FP environment", r"fpenv|fenv|mxcsr|FpEnv|x87"),
+    ("FP environment", r"fp_env|fpenv|fenv|mxcsr|x87"),
     ("wait-ctx resync", r"wait_ctx::|Resync|reset_counts|attach|detach"),
     ("boundary (catch_unwind)", r"ffi::boundary|catch_unwind|panicking"),
-    ("handle checks", r"from_handle|resumable|Arena.*contains|arena::|job_from_sp|slot_of"),
+    ("handle and stack checks", r"from_handle|resumable|Arena.*contains|arena::|on_own_stack"),
     ("sanitizer/log/trace checks", r"sanitizer::|log::|notes|check_dying|watched"),
     ("switch glue (fibre)", r"fibre::"),
     ("args and results", r"prepare|free_args|ASYNC_start_job|::finish|Job::run|job_entry"),
     ("pool (take/give back)", r"take_job|give_back|with_idle|pool::ThreadState::start_job"),
     ("job state and current", r"Job::enter|Job::pause|set_current|::current|pause_current|ASYNC_pause_job"),
+]
+
+# Functions of other objects that belong to a step of the library's.
+OTHER_FUNCTIONS = [
+    ("libctx (default OSSL_LIB_CTX)", r"pthread_getspecific"),
 ]
 
 OTHER_OBJECTS = [
@@ -167,6 +172,10 @@ def main():
             step, what = "other objects", f"{fn} [{(ob or '?').rsplit('/', 1)[-1]}]"
             for name, pattern in OTHER_OBJECTS:
                 if re.search(pattern, ob or ""):
+                    step = name
+                    break
+            for name, pattern in OTHER_FUNCTIONS:
+                if re.search(pattern, fn or ""):
                     step = name
                     break
         steps[step] += per_op

@@ -108,8 +108,8 @@ impl Suspended {
     /// The held context must be live (its stack mapped) and not running.
     pub unsafe fn enter(&self, data: usize, fresh: bool, watched: Option<&Stack>) -> Yield {
         let Some(target) = self.0.take() else {
-            // An empty side means the job is running already; the caller
-            // checked the job's state, so this is unreachable in practice.
+            // Only a context that was never stored leaves the side empty;
+            // callers enter idle or paused jobs only, which always have one.
             return Yield::Finished;
         };
         let mut fake_stack = std::ptr::null_mut();

@@ -64,15 +64,20 @@ pub struct Job {
     /// rather than found from the stack's address, which sits in the
     /// second cache line.
     fresh: Cell<bool>,
+    /// The usable size of the stack, for `on_own_stack` (`u32::MAX`: too
+    /// large to hold here, ask `stack`).
+    stack_span: Cell<u32>,
     owner: AtomicPtr<ThreadState>,
     /// The job that was current when this one was entered.
     parent: Cell<*mut Job>,
-    /// Where the job stopped, while it is not running.
-    fibre: Suspended,
-    /// Where to go when the job pauses or finishes, while it is running.
-    resumer: Suspended,
+    /// The side of the switch that is not running: where the job stopped
+    /// while it is not running, and where to go when it pauses or finishes
+    /// while it is. The two never exist at once, so they share one word.
+    other_side: Suspended,
     /// The default library context the job last ran with.
     libctx: Cell<LibCtx>,
+    /// The top of the stack (a copy of `stack`'s, kept in the first line).
+    stack_top: Cell<usize>,
     /// The wait context the job was started with; its first 16 bytes (the
     /// context and its resync flag, read at every pause) end the first line.
     wait: Attachment,
@@ -184,10 +189,13 @@ impl Job {
         // SAFETY: the stack is ours until `destroy` releases it, after the
         // fibre on it can no longer run; `job_entry` never returns.
         let fibre = unsafe { Suspended::on_stack(&stack, job_entry) };
+        let span = u32::try_from(stack.size()).unwrap_or(u32::MAX);
         let job = Job {
             inline_args: UnsafeCell::new(InlineArgs([0; INLINE_ARGS])),
             state: AtomicU8::new(State::Idle as u8),
             fresh: Cell::new(true),
+            stack_span: Cell::new(span),
+            stack_top: Cell::new(stack.top() as usize),
             uncounted: Cell::new(false),
             args_on_heap: Cell::new(false),
             ret: Cell::new(0),
@@ -198,8 +206,7 @@ impl Job {
             args: Cell::new(ptr::null_mut()),
             wait: Attachment::default(),
             libctx: Cell::new(LibCtx::GLOBAL),
-            fibre,
-            resumer: Suspended::default(),
+            other_side: fibre,
             stack: UnsafeCell::new(Some(stack)),
         };
         // SAFETY: `slot` is an arena slot handed to us alone; writing a whole
@@ -276,7 +283,7 @@ impl Job {
         // sees `dying` and switches straight back, running nothing else.
         unsafe {
             if let Some(stack) = &*self.stack.get() {
-                self.fibre.enter(0, false, Some(stack));
+                self.other_side.enter(0, false, Some(stack));
             }
         }
         side.dying.set(false);
@@ -291,7 +298,7 @@ impl Job {
         {
             // SAFETY: on this job's stack; `destroy` entered it and will
             // never enter it again.
-            unsafe { self.resumer.leave_for_good(notes) }
+            unsafe { self.other_side.leave_for_good(notes) }
         }
     }
 
@@ -368,7 +375,7 @@ impl Job {
         // fibre holds a live suspended context on its mapped stack, which no
         // one else touches while it runs.
         let outcome = unsafe {
-            self.fibre.enter(
+            self.other_side.enter(
                 self as *const Job as usize,
                 self.fresh.replace(false),
                 self.stack_for_sanitizer(),
@@ -394,8 +401,8 @@ impl Job {
             }
         }
         // SAFETY: this runs on the job's stack while it is running, so the
-        // resumer cell holds the suspended code that entered it.
-        unsafe { self.resumer.leave(Yield::Paused, self.notes()) };
+        // other side holds the suspended code that entered it.
+        unsafe { self.other_side.leave(Yield::Paused, self.notes()) };
         self.check_dying();
         self.wait.resync_on_resume();
     }
@@ -411,12 +418,15 @@ impl Job {
 
     /// Whether the calling code runs on this job's stack: false once the job
     /// was left by `longjmp` (it is still the thread's current job, but its
-    /// fibre is gone). A few compares; the stack bounds are in a line that
-    /// entering the job just read.
+    /// fibre is gone). A few compares on the control block's first line.
     #[inline]
     pub fn on_own_stack(&self) -> bool {
         let here = 0u8;
         let sp = ptr::from_ref(&here) as usize;
+        let span = self.stack_span.get();
+        if span != u32::MAX {
+            return (self.stack_top.get() - span as usize..self.stack_top.get()).contains(&sp);
+        }
         // SAFETY: the job is the thread's current one, so its stack Option
         // changes only on this thread, not during this read.
         match unsafe { &*self.stack.get() } {
@@ -493,11 +503,11 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
     if let Some(notes) = job.notes() {
         sanitizer::arrived(notes);
     }
-    job.resumer.store(transfer.context);
+    job.other_side.store(transfer.context);
     loop {
         job.run();
         // SAFETY: running on this job's stack, entered through `enter`.
-        unsafe { job.resumer.leave(Yield::Finished, job.notes()) };
+        unsafe { job.other_side.leave(Yield::Finished, job.notes()) };
         job.check_dying();
     }
 }
