@@ -25,7 +25,7 @@
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// `ERR_LIB_ASYNC` in `<openssl/err.h>`.
 pub const ERR_LIB_ASYNC: c_int = 51;
@@ -61,6 +61,12 @@ struct Crypto {
 /// Null until libcrypto 3 is found; then a leaked, immutable `Crypto`.
 static CRYPTO: AtomicPtr<Crypto> = AtomicPtr::new(ptr::null_mut());
 
+/// `Crypto::default_key` and `global_default` once both are known, copied
+/// out so that a switch reads two words: `NO_KEY` until then.
+static DEFAULT_KEY: AtomicUsize = AtomicUsize::new(NO_KEY);
+static GLOBAL_DEFAULT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+const NO_KEY: usize = usize::MAX;
+
 /// Looks for libcrypto 3 if it has not been found yet. Called when a thread
 /// first uses the library and before raising an error, so a libcrypto opened
 /// after start-up is picked up without a lookup on the hot path.
@@ -71,6 +77,8 @@ pub fn discover() {
     let Some(found) = resolve() else {
         return;
     };
+    let key = found.default_key;
+    let global = found.global_default;
     let leaked = Box::into_raw(Box::new(found));
     if CRYPTO
         .compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire)
@@ -78,6 +86,11 @@ pub fn discover() {
     {
         // SAFETY: `leaked` came from Box::into_raw just above and was never shared.
         drop(unsafe { Box::from_raw(leaked) });
+        return;
+    }
+    if let Some(key) = key {
+        GLOBAL_DEFAULT.store(global, Ordering::Relaxed);
+        DEFAULT_KEY.store(key as usize, Ordering::Release);
     }
 }
 
@@ -188,16 +201,17 @@ impl LibCtx {
 /// libcrypto).
 #[inline]
 pub fn current_default() -> LibCtx {
+    let key = DEFAULT_KEY.load(Ordering::Acquire);
+    if key != NO_KEY {
+        // SAFETY: reads this thread's value of libcrypto's key.
+        let own = unsafe { libc::pthread_getspecific(key as libc::pthread_key_t) };
+        return LibCtx(if own.is_null() {
+            GLOBAL_DEFAULT.load(Ordering::Relaxed)
+        } else {
+            own
+        });
+    }
     match crypto() {
-        Some(Crypto {
-            default_key: Some(key),
-            global_default,
-            ..
-        }) => {
-            // SAFETY: reads this thread's value of libcrypto's key.
-            let own = unsafe { libc::pthread_getspecific(*key) };
-            LibCtx(if own.is_null() { *global_default } else { own })
-        }
         // SAFETY: set0_default(NULL) only reads the thread's default context.
         Some(c) => LibCtx(unsafe { (c.set0_default)(ptr::null_mut()) }),
         None => LibCtx::GLOBAL,
