@@ -25,10 +25,10 @@ from collections import defaultdict
 # First match wins; the order matters.
 STEPS = [
     ("thread-state lookup", r"current_thread|get_or_create|\bTHREAD\b|thread_state|tls::"),
-    ("counters (stats)", r"stats::|on_pause|on_resume|ThreadCounters"),
+    ("counters (stats)", r"stats::|ThreadCounters"),
     ("libctx (default OSSL_LIB_CTX)", r"openssl::|LibCtx"),
     ("FP environment", r"fp_env|fpenv|fenv|mxcsr|x87"),
-    ("wait-ctx resync", r"wait_ctx::|Resync|reset_counts|attach|detach"),
+    ("wait-ctx resync", r"wait_ctx::|[Rr]esync|reset_counts|attach|detach"),
     ("boundary (catch_unwind)", r"ffi::boundary|catch_unwind|panicking"),
     ("handle and stack checks", r"from_handle|resumable|Arena.*contains|arena::|on_own_stack"),
     ("sanitizer/log/trace checks", r"sanitizer::|log::|notes|check_dying|watched"),
@@ -40,7 +40,7 @@ STEPS = [
 
 # Functions of other objects that belong to a step of the library's.
 OTHER_FUNCTIONS = [
-    ("libctx (default OSSL_LIB_CTX)", r"pthread_getspecific"),
+    ("libctx (default OSSL_LIB_CTX)", r"pthread_getspecific|pthread_once"),
 ]
 
 OTHER_OBJECTS = [
