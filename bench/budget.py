@@ -40,7 +40,7 @@ STEPS = [
 
 # Functions of other objects that belong to a step of the library's.
 OTHER_FUNCTIONS = [
-    ("libctx (default OSSL_LIB_CTX)", r"pthread_getspecific|pthread_once"),
+    ("libctx (default OSSL_LIB_CTX)", r"pthread_[gs]etspecific|pthread_once"),
 ]
 
 OTHER_OBJECTS = [
