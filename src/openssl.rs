@@ -19,9 +19,10 @@
 //! the thread uses the global default); when libcrypto is found, the
 //! library finds that key once — it makes a context its default for a
 //! moment and looks for the one key holding it — and from then on reads the
-//! default with `pthread_getspecific`, which gives the same answer. Where
-//! that cannot be established beyond doubt (later OpenSSL keeps its
-//! thread-local values behind one key of its own), switches ask libcrypto.
+//! default with `pthread_getspecific`, which gives the same answer, and
+//! writes one, when it must, with `pthread_setspecific`, as libcrypto does.
+//! Where that cannot be established beyond doubt (later OpenSSL keeps its
+//! thread-local values behind one key of its own), switches call libcrypto.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
@@ -231,12 +232,32 @@ pub fn ensure_default(current: LibCtx, wanted: LibCtx) {
         } else {
             wanted.0
         };
-        if target != current.0 {
+        if target != current.0 && !write_own_key(target, c.global_default) {
             // SAFETY: `target` is the global default or a context that
             // set0_default returned on this thread, so libcrypto knows it.
             unsafe { (c.set0_default)(target) };
         }
     }
+}
+
+/// Writes `target` as the thread's default straight into libcrypto's key,
+/// as `OSSL_LIB_CTX_set0_default` does once its one-time set-up has run
+/// (it had: the key was found through it): NULL stands for the global
+/// default. False when the key is unknown or the write fails.
+#[inline]
+fn write_own_key(target: *mut c_void, global_default: *mut c_void) -> bool {
+    let key = DEFAULT_KEY.load(Ordering::Acquire);
+    if key == NO_KEY {
+        return false;
+    }
+    let value = if target == global_default {
+        ptr::null_mut()
+    } else {
+        target
+    };
+    // SAFETY: libcrypto's own key on this thread, given a value of the kind
+    // libcrypto stores there.
+    unsafe { libc::pthread_setspecific(key as libc::pthread_key_t, value) == 0 }
 }
 
 /// Puts `ERR_LIB_ASYNC`/`reason` on OpenSSL's error queue if libcrypto 3 is
