@@ -53,7 +53,7 @@ BUILD_PACKAGES := $(shell sed -n 's/^build //p' tools/debian-packages)
 TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test unload-test mutation-test lint check deps deps-test clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test dlopen-test
+	valgrind-test sanitize-test fuzz-test stress-test dlopen-test test-openssl111
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -131,7 +131,7 @@ demo: deps lib
 # In CI every scenario must run: a test script that skips one fails.
 test: export RUSTASYNC_NO_SKIPS := 1
 test: deps deps-test lint rust-test header-test c-test mutation-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test dlopen-test unload-test
+	sanitize-test valgrind-test fuzz-test dlopen-test unload-test test-openssl111
 	@echo "make test: all passed"
 
 # The contributor's loop after every change (under a minute on a warm
@@ -208,6 +208,16 @@ stats-test: deps lib
 # fault and a second dlopen: against libcrypto and librustasync alike.
 unload-test: lib
 	c-tests/unload-test.sh $(BUILD)/unload-test $(LIBDIR)
+
+# Programs built against OpenSSL 1.1.1: Debian 11's source package, built
+# once into build/openssl-1.1.1 (a few minutes; reused afterwards), then
+# the C tests, 1.1.1's man-page example, its error queue, speed and
+# s_server/s_client with dasync, plain and preloaded.
+OPENSSL111_DIR := $(BUILD)/openssl-1.1.1
+test-openssl111: lib
+	@tools/ensure-packages dpkg-dev perl iproute2 binutils
+	tools/build-openssl.sh bullseye $(OPENSSL111_DIR)
+	c-tests/openssl111/run.sh $(OPENSSL111_DIR) $(LIBDIR) $(BUILD)/openssl111-test
 
 INTEROP_DEPS := deps deps-test lib
 include c-tests/interop/interop.mk

@@ -43,6 +43,9 @@ pub enum Failure {
     NoFunction,
     /// The argument block could not be copied, or the thread state not made.
     OutOfMemory,
+    /// A non-NULL argument block of size 0, which libcrypto 1.1 refuses
+    /// (its copy is a `malloc(0)`, which fails) where 3.x passes NULL.
+    EmptyArgs,
 }
 
 #[derive(Clone, Copy)]
@@ -303,6 +306,12 @@ impl ThreadState {
             let Some(job) = self.take_job() else {
                 return Started::NoJobs;
             };
+            // 1.1 takes a job from the pool before copying the arguments, so
+            // ASYNC_NO_JOBS wins over this refusal there too.
+            if !args.is_null() && size == 0 && openssl::is_1_1() {
+                self.give_back(job);
+                return Started::Failed(Failure::EmptyArgs);
+            }
             if !job.prepare(func, args, size, wait_ctx) {
                 self.give_back(job);
                 return Started::Failed(Failure::OutOfMemory);
