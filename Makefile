@@ -2,6 +2,7 @@
 #
 #   make demo    build the library and run OpenSSL's manual-page example on it
 #   make test    everything CI checks
+#   make check   the quick loop: fmt, clippy, unit tests, differential C tests
 #   make bench   rustasync side by side with OpenSSL's own async layer
 #                (make bench-quick: the same, tiny, only checks it all runs)
 #   make install PREFIX=/usr/local DESTDIR=   /   make uninstall (same variables)
@@ -45,11 +46,12 @@ pc_libdir     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(libdir))
 pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 
 # Debian packages: what building and the basic tests need, and what the
-# tests with real programs need on top.
-BUILD_PACKAGES   := libssl-dev openssl libssl-doc groff-base gcc g++ make pkg-config
-INTEROP_PACKAGES := haproxy wrk curl iproute2 valgrind
+# tests with real programs need on top. The lists live in
+# tools/debian-packages, which .ci/run reads too.
+BUILD_PACKAGES := $(shell sed -n 's/^build //p' tools/debian-packages)
+TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
-.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test unload-test lint deps deps-interop clean install uninstall \
+.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test unload-test lint check deps deps-test clean install uninstall \
 	valgrind-test sanitize-test fuzz-test stress-test
 
 FUZZ_SECONDS   ?= 30
@@ -60,8 +62,8 @@ all: lib
 deps:
 	@tools/ensure-packages $(BUILD_PACKAGES)
 
-deps-interop:
-	@tools/ensure-packages $(INTEROP_PACKAGES)
+deps-test:
+	@tools/ensure-packages $(TEST_PACKAGES)
 
 # The shared library with its SONAME and the usual symlinks, and the
 # static library, staged in build/lib for the tests and the demo. Built with
@@ -125,9 +127,14 @@ demo: deps lib
 	@echo "--- ASYNC_start_job(3ssl) example, running on librustasync:"
 	@$(BUILD)/demo/example
 
-test: deps deps-interop lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
+test: deps deps-test lint rust-test header-test c-test manpage-test install-test stats-test interop-test \
 	sanitize-test valgrind-test fuzz-test unload-test
 	@echo "make test: all passed"
+
+# The contributor's loop after every change (under a minute on a warm
+# build): formatting, clippy, unit tests, the differential C tests.
+check: lint rust-test c-test
+	@echo "make check: passed"
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -21,7 +21,7 @@ cflags=(-std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$root/c-tests" -I
 export STRESS_SECONDS=${STRESS_SECONDS:-3}
 case $mode in
 valgrind)
-    command -v valgrind > /dev/null || { echo "valgrind is not installed (make deps-interop)"; exit 1; }
+    command -v valgrind > /dev/null || { echo "valgrind is not installed (make deps-test)"; exit 1; }
     export RUSTASYNC_TEST_VALGRIND=1 RUSTASYNC_TEST_SCALE=${RUSTASYNC_TEST_SCALE:-2}
     # Not -q: it would hide the "client switching stacks?" warning. Errors
     # and definite leaks make valgrind exit with 99.
