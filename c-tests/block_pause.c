@@ -61,10 +61,13 @@ static int simple_pauser(void *arg)
     return 6;
 }
 
-static void drive(const char *label, int (*fn)(void *), ASYNC_WAIT_CTX *ctx)
+/* Runs fn as a job to its end; checks how often it paused and what it
+ * returned. */
+static void drive(const char *label, int (*fn)(void *), ASYNC_WAIT_CTX *ctx, int want_pauses,
+                  int want_ret)
 {
     ASYNC_JOB *job = NULL;
-    int ret = 0, rc;
+    int ret = 0, rc, pauses = 0;
 
     printf("%s\n", label);
     step = 0;
@@ -72,8 +75,12 @@ static void drive(const char *label, int (*fn)(void *), ASYNC_WAIT_CTX *ctx)
         rc = ASYNC_start_job(&job, ctx, &ret, fn, NULL, 0);
         printf("caller: %s\n", rc == ASYNC_PAUSE ? "ASYNC_PAUSE"
                                : rc == ASYNC_FINISH ? "ASYNC_FINISH" : "other");
+        pauses += rc == ASYNC_PAUSE;
     } while (rc == ASYNC_PAUSE);
     printf("caller: ret %d\n", ret);
+    CHECK(rc == ASYNC_FINISH);
+    CHECK(pauses == want_pauses);
+    CHECK(ret == want_ret);
 }
 
 int main(void)
@@ -82,14 +89,16 @@ int main(void)
 
     ASYNC_block_pause();
     ASYNC_block_pause();
-    drive("blocked twice outside any job (before the thread's first job):", simple_pauser, ctx);
-    drive("nesting inside a job:", nesting_job, ctx);
+    /* Blocks outside a job block nothing: the job pauses once. */
+    drive("blocked twice outside any job (before the thread's first job):", simple_pauser, ctx, 1, 6);
+    /* Only the three pauses made with no block left go through. */
+    drive("nesting inside a job:", nesting_job, ctx, 3, 5);
     ASYNC_block_pause();
-    drive("blocked once outside a job (after jobs ran):", simple_pauser, ctx);
+    drive("blocked once outside a job (after jobs ran):", simple_pauser, ctx, 1, 6);
     ASYNC_unblock_pause();
     ASYNC_unblock_pause();
     ASYNC_unblock_pause();
-    drive("after three unblocks outside a job:", nesting_job, ctx);
+    drive("after three unblocks outside a job:", nesting_job, ctx, 3, 5);
     ASYNC_WAIT_CTX_free(ctx);
     ASYNC_cleanup_thread();
     return TEST_DONE();

@@ -18,9 +18,8 @@ generated=${2:?generated header}
 generated_ext=${3:?generated extension header}
 root=$(cd "$(dirname "$0")/.." && pwd)
 ours="$root/include/openssl/async.h"
-passed=0
-failed=0
-result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else echo "FAIL $2: $3"; failed=$((failed + 1)); fi; }
+# shellcheck source=c-tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 mkdir -p "$build"
 
 # compiles LABEL BASE STD...: compiles BASE.c (C standards) or BASE.cc (C++
@@ -110,5 +109,4 @@ else
     result fail "version" "got '${out:-}', want $cargo_version thrice; $(head -3 "$build/version.log")"
 fi
 
-echo "header: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+summary header

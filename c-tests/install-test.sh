@@ -17,14 +17,9 @@ build=${1:?build dir}
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
-passed=0
-failed=0
-result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else echo "FAIL $2: $3"; failed=$((failed + 1)); fi; }
-check() { # check NAME COMMAND...: passes when the command succeeds
-    local name=$1
-    shift
-    if "$@" > "$build/check.log" 2>&1; then result ok "$name"; else result fail "$name" "$(head -5 "$build/check.log")"; fi
-}
+# shellcheck source=c-tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+CHECK_LOG=$build/check.log
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n1)
 major=${version%%.*}
@@ -33,7 +28,7 @@ stage="$build/stage"
 rm -rf "$stage"
 if ! make -s -C "$root" install PREFIX="$prefix" DESTDIR="$stage" > "$build/install.log" 2>&1; then
     result fail "make install" "$(tail -5 "$build/install.log")"
-    echo "install: $passed passed, $failed failed"
+    summary install
     exit 1
 fi
 result ok "make install DESTDIR=... PREFIX=$prefix"
@@ -134,5 +129,4 @@ else
     result fail "make uninstall" "$(tail -5 "$build/uninstall.log")"
 fi
 
-echo "install: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+summary install

@@ -11,9 +11,8 @@ set -uo pipefail
 build=${1:?build dir}
 libdir=$(cd "${2:?lib dir}" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
-passed=0
-failed=0
-result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else echo "FAIL $2: $3"; failed=$((failed + 1)); fi; }
+# shellcheck source=c-tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 "$root/tools/manpage-example.sh" "$build" || exit 1
 src="$build/example.c"
@@ -34,9 +33,8 @@ for variant in dynamic static native; do
 done
 
 # Every ASYNC_* reference of the dynamic build binds to librustasync.
-LD_DEBUG=bindings LD_DEBUG_OUTPUT="$build/bindings" "$build/dynamic" > /dev/null 2>&1
-bindings=$(cat "$build"/bindings.* 2>/dev/null | grep "normal symbol \`ASYNC_")
-rm -f "$build"/bindings.*
+record_bindings "$build/bindings.log" "$build/dynamic"
+bindings=$(grep "normal symbol \`ASYNC_" "$build/bindings.log")
 elsewhere=$(printf '%s\n' "$bindings" | grep -v "to $libdir/librustasync" || true)
 if [ -n "$bindings" ] && [ -z "$elsewhere" ]; then
     result ok "dynamic build: $(printf '%s\n' "$bindings" | wc -l) ASYNC_* bindings, all to librustasync"
@@ -51,5 +49,4 @@ else
     result ok "static build defines every ASYNC_* function it uses"
 fi
 
-echo "manpage: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+summary manpage

@@ -20,30 +20,41 @@ static const char *name(int rc)
            : rc == ASYNC_NO_JOBS ? "NO_JOBS" : "ERR";
 }
 
+static ASYNC_WAIT_CTX *ctxs[6];
+static ASYNC_JOB *jobs[6];
+
+/* Starts or resumes job `i`, prints the result and checks it is `want`. */
+static void step(const char *what, int i, int want)
+{
+    int ret, rc = ASYNC_start_job(&jobs[i], ctxs[i], &ret, pause_once, NULL, 0);
+
+    printf("%s %c: %s\n", what, 'A' + i, name(rc));
+    CHECK(rc == want);
+}
+
 int main(void)
 {
-    ASYNC_WAIT_CTX *ctxs[6];
-    ASYNC_JOB *jobs[6] = { NULL }, *a;
-    int i, ret;
+    ASYNC_JOB *a;
+    int i;
 
     for (i = 0; i < 6; i++)
         ctxs[i] = ASYNC_WAIT_CTX_new();
-    printf("init(1, 0) -> %d\n", ASYNC_init_thread(1, 0));
-    printf("start A: %s\n", name(ASYNC_start_job(&jobs[0], ctxs[0], &ret, pause_once, NULL, 0)));
-    printf("start B: %s\n", name(ASYNC_start_job(&jobs[1], ctxs[1], &ret, pause_once, NULL, 0)));
+    CHECK(ASYNC_init_thread(1, 0) == 1);
+    step("start", 0, ASYNC_PAUSE);
+    step("start", 1, ASYNC_NO_JOBS);
     a = jobs[0];
-    printf("init(2, 0) again -> %d\n", ASYNC_init_thread(2, 0));
-    printf("start B: %s\n", name(ASYNC_start_job(&jobs[1], ctxs[1], &ret, pause_once, NULL, 0)));
-    printf("start C: %s\n", name(ASYNC_start_job(&jobs[2], ctxs[2], &ret, pause_once, NULL, 0)));
-    printf("start D: %s\n", name(ASYNC_start_job(&jobs[3], ctxs[3], &ret, pause_once, NULL, 0)));
-    printf("resume A: %s\n", name(ASYNC_start_job(&jobs[0], ctxs[0], &ret, pause_once, NULL, 0)));
-    printf("start D: %s", name(ASYNC_start_job(&jobs[3], ctxs[3], &ret, pause_once, NULL, 0)));
-    printf(", got A's handle: %s\n", jobs[3] == a ? "yes" : "no");
-    printf("start E: %s\n", name(ASYNC_start_job(&jobs[4], ctxs[4], &ret, pause_once, NULL, 0)));
-    for (i = 1; i < 6; i++)
-        if (jobs[i] != NULL)
-            printf("resume %c: %s\n", 'A' + i,
-                   name(ASYNC_start_job(&jobs[i], ctxs[i], &ret, pause_once, NULL, 0)));
+    /* A new pool with room for two; A, paused, is outside its count. */
+    CHECK(ASYNC_init_thread(2, 0) == 1);
+    step("start", 1, ASYNC_PAUSE);
+    step("start", 2, ASYNC_PAUSE);
+    step("start", 3, ASYNC_NO_JOBS);
+    /* A finishes into the new pool: the next start gets its handle. */
+    step("resume", 0, ASYNC_FINISH);
+    step("start", 3, ASYNC_PAUSE);
+    CHECK(jobs[3] == a);
+    step("start", 4, ASYNC_NO_JOBS);
+    for (i = 1; i <= 3; i++)
+        step("resume", i, ASYNC_FINISH);
     ASYNC_cleanup_thread();
     for (i = 0; i < 6; i++)
         ASYNC_WAIT_CTX_free(ctxs[i]);

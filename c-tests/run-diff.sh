@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Differential C tests: each c-tests/*.c is built twice, against the
 # system's libcrypto and against librustasync (-lrustasync before
-# -lcrypto), and both builds must exit 0 and print the same output.
+# -lcrypto), and both builds must exit 0 and print the same output. Each
+# build checks at start that its ASYNC_* functions come from the library it
+# was built for (common.h), so the comparison is between the two.
 # A file containing the line "/* rustasync-only */" uses API that
 # OpenSSL 3.0 lacks (or behaviour where OpenSSL crashes): it is built
 # against librustasync only and must exit 0.
@@ -9,20 +11,15 @@
 # -lrustasync alone (no -lcrypto, so no OpenSSL in the process) and must
 # exit 0: the library has to work without libcrypto too.
 #
-#   c-tests/run-diff.sh BUILD_DIR LIBDIR [CFLAGS...]
+#   c-tests/run-diff.sh BUILD_DIR LIBDIR
 set -uo pipefail
 build=${1:?build dir}
 libdir=$(cd "${2:?lib dir}" && pwd)
-shift 2
-extra_cflags=("$@")
-root=$(cd "$(dirname "$0")/.." && pwd)
-cflags=(-std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$root/c-tests" "${extra_cflags[@]}")
+# shellcheck source=c-tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 mkdir -p "$build/native" "$build/rustasync"
-passed=0
-failed=0
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 
-for src in "$root"/c-tests/*.c; do
+for src in "$TESTS_ROOT"/c-tests/*.c; do
     name=$(basename "$src" .c)
     ours="$build/rustasync/$name"
     native="$build/native/$name"
@@ -36,8 +33,8 @@ for src in "$root"/c-tests/*.c; do
     elif grep -q '^/\* rustasync-only \*/' "$src"; then
         only=" (rustasync only)"
     fi
-    if ! cc "${cflags[@]}" -I"$root/include" -o "$ours" "$src" \
-        -L"$libdir" -Wl,-rpath,"$libdir" "${libs[@]}" 2> "$ours.cc.log"; then
+    if ! compile_c_test rustasync "$ours" "$src" -I"$TESTS_ROOT/include" \
+        -L"$libdir" -Wl,-rpath,"$libdir" "${libs[@]}"; then
         fail "$name" "does not compile against $against: $(head -3 "$ours.cc.log")"
         continue
     fi
@@ -48,18 +45,17 @@ for src in "$root"/c-tests/*.c; do
         continue
     fi
     if [ -n "$only" ]; then
-        echo "PASS $name$only"
-        passed=$((passed + 1))
+        pass "$name$only"
         continue
     fi
-    if ! cc "${cflags[@]}" -o "$native" "$src" -lcrypto -lpthread 2> "$native.cc.log"; then
+    if ! compile_c_test libcrypto "$native" "$src" -lcrypto -lpthread; then
         fail "$name" "does not compile against OpenSSL: $(head -3 "$native.cc.log")"
         continue
     fi
     timeout 120 "$native" > "$native.out" 2> "$native.err"
     status=$?
     if [ $status -ne 0 ]; then
-        fail "$name" "exit status $status with OpenSSL's libcrypto (the test expects something OpenSSL does not do)"
+        fail "$name" "exit status $status with OpenSSL's libcrypto (the test expects something OpenSSL does not do); $(grep -m3 FAILED "$native.out" | tr '\n' ' ')"
         continue
     fi
     if ! diff -u "$native.out" "$ours.out" > "$ours.diff"; then
@@ -67,8 +63,6 @@ for src in "$root"/c-tests/*.c; do
         head -20 "$ours.diff"
         continue
     fi
-    echo "PASS $name ($(wc -l < "$ours.out") lines identical)"
-    passed=$((passed + 1))
+    pass "$name ($(wc -l < "$ours.out") lines identical)"
 done
-echo "c-tests: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+summary c-tests

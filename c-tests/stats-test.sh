@@ -16,12 +16,8 @@ set -uo pipefail
 build=${1:?build dir}
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$build"
-passed=0
-failed=0
-result() { if [ "$1" = ok ]; then echo "PASS $2"; passed=$((passed + 1)); else echo "FAIL $2: $3"; failed=$((failed + 1)); fi; }
-expect() { # expect NAME GOT WANT
-    if [ "$2" = "$3" ]; then result ok "$1 ($2)"; else result fail "$1" "got '$2', want '$3'"; fi
-}
+# shellcheck source=c-tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 jobs=4
 
 RUSTASYNC_STATS=1 timeout 120 "$root/tools/rustasync-preload" \
@@ -73,5 +69,4 @@ ops=$(grep -o "[0-9]* sha256's in" "$build/trace.err" | grep -o '^[0-9]*')
 sum=$(grep -o 'rustasync: trace: finish job [^ ]* with [0-9]*' "$build/trace.err" | awk '{ s += $NF } END { print s + 0 }')
 expect "the jobs' results add up to the operations speed reports" "$sum" "$ops"
 
-echo "stats: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+summary stats

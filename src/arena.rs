@@ -122,7 +122,7 @@ impl<T> Arena<T> {
         }
     }
 
-    /// Holds the arena's lock across `fork()` (see `pool::on_fork`).
+    /// Holds the arena's lock across `fork()` (see `before_fork` in `pool`).
     pub fn lock_for_fork(&self) -> ArenaForkLock<'_> {
         ArenaForkLock {
             _hold: self.state.hold_for_fork(),

@@ -195,6 +195,14 @@ pub unsafe extern "C" fn ASYNC_start_job(
                 report(NAME, openssl::ERR_R_MALLOC_FAILURE, "cannot copy the argument block");
                 ASYNC_ERR
             }
+            Started::Failed(Failure::EmptyArgs) => {
+                report(
+                    NAME,
+                    openssl::ERR_R_MALLOC_FAILURE,
+                    "args is not NULL but size is 0, which OpenSSL 1.1 refuses (its copy is a malloc(0))",
+                );
+                ASYNC_ERR
+            }
         }
     })
 }

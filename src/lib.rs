@@ -1,13 +1,14 @@
 //! rustasync: a drop-in replacement for OpenSSL's asynchronous job layer.
 //!
-//! `ffi` is the C boundary; everything behind it is safe Rust over a few
-//! well-fenced `unsafe` primitives: `fibre` (the context switch), `stack`
+//! `ffi` is the C boundary. Behind it: `fibre` (the context switch), `stack`
 //! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
 //! per-thread pool and thread state), `lock` (the mutex the fork handlers
 //! hold), `wait_ctx`, and `openssl` (run-time interop with libcrypto).
 //! Reliability helpers: `overflow` (the fault handler that names a job stack
 //! overflow), `valgrind` and `sanitizer` (telling those tools about job
-//! stacks and switches).
+//! stacks and switches). Raw pointers and system calls are spread over most
+//! of these modules; every `unsafe` block states why it is sound
+//! (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
 mod config;

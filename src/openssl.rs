@@ -1,10 +1,19 @@
 //! OpenSSL interop found at run time: the default library context and the
 //! error queue.
 //!
-//! The library never links against libcrypto. When libcrypto 3 is in the
+//! The library never links against libcrypto. When libcrypto is in the
 //! process (linked by the program, preloaded beside us, or opened later) its
 //! symbols are looked up with `dlsym`, so the same binary works in processes
-//! with and without OpenSSL.
+//! with and without OpenSSL, and with OpenSSL 3 or 1.1.
+//!
+//! libcrypto is looked for when a thread first uses the library, and again
+//! before an error is reported only if objects were loaded since the last
+//! look (the loader's count of loaded objects tells), never once per error.
+//! Which libcrypto it is decides, once, whose conventions the library
+//! follows where OpenSSL 1.1 and 3 differ: with 1.1 errors go on its queue
+//! with 1.1's function and reason codes, and `ASYNC_start_job` refuses a
+//! non-NULL empty argument block as 1.1 does (see docs/openssl-1.1.1.md);
+//! with 3.x, or with no libcrypto at all, the library behaves as 3.x.
 //!
 //! OpenSSL swaps the thread's default `OSSL_LIB_CTX` at every job switch.
 //! A program may change a default by any path (its own calls, libssl's, or
@@ -14,15 +23,17 @@
 //! and writes only when it differs from the one wanted — nearly always it
 //! does not, and then a switch costs one read instead of OpenSSL's write.
 
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{CStr, c_char, c_int, c_ulong, c_void};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
-/// `ERR_LIB_ASYNC` in `<openssl/err.h>`.
+use crate::log::{self, Level};
+
+/// `ERR_LIB_ASYNC` in `<openssl/err.h>` (the same in 1.1 and 3).
 pub const ERR_LIB_ASYNC: c_int = 51;
 const ERR_RFLAG_FATAL: c_int = 1 << 18;
 const ERR_RFLAG_COMMON: c_int = 2 << 18;
-/// Reasons shared by every OpenSSL library.
+/// Reasons shared by every OpenSSL library, as OpenSSL 3 numbers them.
 pub const ERR_R_MALLOC_FAILURE: c_int = 256 | ERR_RFLAG_FATAL | ERR_RFLAG_COMMON;
 pub const ERR_R_PASSED_NULL_PARAMETER: c_int = 258 | ERR_RFLAG_FATAL | ERR_RFLAG_COMMON;
 pub const ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED: c_int = 257 | ERR_RFLAG_FATAL | ERR_RFLAG_COMMON;
@@ -34,6 +45,8 @@ type GlobalDefaultFn = unsafe extern "C" fn() -> *mut c_void;
 type ErrNewFn = unsafe extern "C" fn();
 type ErrSetDebugFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char);
 type ErrSetErrorFn = unsafe extern "C" fn(c_int, c_int, *const c_char, ...);
+type ErrPutErrorFn = unsafe extern "C" fn(c_int, c_int, c_int, *const c_char, c_int);
+type VersionNumFn = unsafe extern "C" fn() -> c_ulong;
 
 /// The libcrypto 3 entry points this library uses, resolved together.
 struct Crypto {
@@ -46,34 +59,126 @@ struct Crypto {
 
 /// Null until libcrypto 3 is found; then a leaked, immutable `Crypto`.
 static CRYPTO: AtomicPtr<Crypto> = AtomicPtr::new(ptr::null_mut());
+/// Null unless the process's libcrypto is 1.1; then its `ERR_put_error`.
+static PUT_ERROR_1_1: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+/// The loader's count of objects ever loaded when libcrypto was last looked
+/// for in vain (0: not looked for yet; glibc's count is at least 1).
+static LOOKED_AT: AtomicU64 = AtomicU64::new(0);
 
-/// Looks for libcrypto 3 if it has not been found yet. Called when a thread
-/// first uses the library and before raising an error, so a libcrypto opened
-/// after start-up is picked up without a lookup on the hot path.
+/// Looks for libcrypto unless it was found already, or nothing was loaded
+/// since the last look. Called when a thread first uses the library and
+/// before reporting an error, so a libcrypto opened after start-up is picked
+/// up without a lookup on the hot path.
 pub fn discover() {
-    if !CRYPTO.load(Ordering::Acquire).is_null() {
+    if !CRYPTO.load(Ordering::Acquire).is_null() || !PUT_ERROR_1_1.load(Ordering::Acquire).is_null() {
         return;
     }
-    let Some(found) = resolve() else {
+    let loaded = objects_ever_loaded();
+    if LOOKED_AT.swap(loaded, Ordering::AcqRel) == loaded {
         return;
-    };
-    let leaked = Box::into_raw(Box::new(found));
-    if CRYPTO
-        .compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        // SAFETY: `leaked` came from Box::into_raw just above and was never shared.
-        drop(unsafe { Box::from_raw(leaked) });
+    }
+    match resolve() {
+        Some(Found::V3(found)) => {
+            let leaked = Box::into_raw(Box::new(found));
+            if CRYPTO
+                .compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // SAFETY: `leaked` came from Box::into_raw just above and was never shared.
+                drop(unsafe { Box::from_raw(leaked) });
+            }
+        }
+        Some(Found::V1_1(put_error)) => {
+            PUT_ERROR_1_1.store(put_error, Ordering::Release);
+            log::emit(
+                Level::Debug,
+                format_args!("libcrypto 1.1 found; behaving as its async layer where 1.1 and 3 differ"),
+            );
+        }
+        None => {}
     }
 }
 
-fn resolve() -> Option<Crypto> {
-    // Programs and LD_PRELOAD put libcrypto in the global scope; a plugin may
-    // have opened it RTLD_LOCAL, where only its own handle reaches it.
-    resolve_in(libc::RTLD_DEFAULT).or_else(|| {
-        let handle = local_libcrypto_handle();
-        if handle.is_null() { None } else { resolve_in(handle) }
+/// True when the process's libcrypto is 1.1: its conventions apply where
+/// they differ from 3.x's.
+#[inline]
+pub fn is_1_1() -> bool {
+    !PUT_ERROR_1_1.load(Ordering::Relaxed).is_null()
+}
+
+/// glibc's `dlpi_adds`: how many objects were ever loaded into the process.
+fn objects_ever_loaded() -> u64 {
+    unsafe extern "C" fn first(info: *mut libc::dl_phdr_info, _size: usize, out: *mut c_void) -> c_int {
+        // SAFETY: the loader passes a valid `info`; `out` is the u64 below.
+        unsafe { *out.cast::<u64>() = (*info).dlpi_adds };
+        1
+    }
+    let mut adds: u64 = 0;
+    // SAFETY: the callback only reads the first object's record and writes
+    // `adds`, which outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(first), ptr::from_mut(&mut adds).cast()) };
+    adds
+}
+
+enum Found {
+    V3(Crypto),
+    /// libcrypto 1.1's `ERR_put_error`.
+    V1_1(*mut c_void),
+}
+
+fn resolve() -> Option<Found> {
+    // Programs and LD_PRELOAD put libcrypto in the global scope, and that one
+    // is the program's own; a plugin may have opened one RTLD_LOCAL, where
+    // only its own handle reaches it.
+    let in_handle = |handle| {
+        resolve_in(handle)
+            .map(Found::V3)
+            .or_else(|| resolve_1_1_in(handle).map(Found::V1_1))
+    };
+    in_handle(libc::RTLD_DEFAULT).or_else(|| {
+        [c"libcrypto.so.3", c"libcrypto.so.1.1"].into_iter().find_map(|soname| {
+            let handle = local_libcrypto_handle(soname);
+            if handle.is_null() { None } else { in_handle(handle) }
+        })
     })
+}
+
+/// libcrypto 1.1's `ERR_put_error`, if the libcrypto `handle` reaches is 1.1
+/// (it has no `ERR_new`, and says so in `OpenSSL_version_num`).
+fn resolve_1_1_in(handle: *mut c_void) -> Option<*mut c_void> {
+    let put_error = symbol(handle, c"ERR_put_error")?;
+    // Take the version from the object that defines ERR_put_error.
+    let owner = object_of(put_error)?;
+    let is_1_1 = symbol(owner, c"ERR_new").is_none()
+        && symbol(owner, c"OpenSSL_version_num").is_some_and(|version| {
+            // SAFETY: `OpenSSL_version_num` takes nothing and returns the
+            // release number, in 1.1 as in 3.
+            let number = unsafe { std::mem::transmute::<*mut c_void, VersionNumFn>(version)() };
+            (0x1010_0000..0x3000_0000).contains(&number)
+        });
+    if !is_1_1 {
+        // SAFETY: the handle came from dlopen in object_of; the object stays
+        // loaded for whoever loaded it.
+        unsafe { libc::dlclose(owner) };
+        return None;
+    }
+    // The handle is kept: `put_error` must stay valid.
+    Some(put_error)
+}
+
+/// A handle to the loaded object that defines `address`.
+fn object_of(address: *mut c_void) -> Option<*mut c_void> {
+    // SAFETY: Dl_info is plain data (pointers and integers); all zeroes is
+    // a valid value.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the loader's tables and fills `info`.
+    if unsafe { libc::dladdr(address, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: RTLD_NOLOAD returns a handle to the already loaded object
+    // named by the loader itself, and runs no constructors.
+    let handle = unsafe { libc::dlopen(info.dli_fname, libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+    (!handle.is_null()).then_some(handle)
 }
 
 fn resolve_in(handle: *mut c_void) -> Option<Crypto> {
@@ -97,10 +202,10 @@ fn resolve_in(handle: *mut c_void) -> Option<Crypto> {
     }
 }
 
-fn local_libcrypto_handle() -> *mut c_void {
+fn local_libcrypto_handle(soname: &CStr) -> *mut c_void {
     // SAFETY: RTLD_NOLOAD only returns a handle to an already loaded object
     // and never runs its constructors.
-    unsafe { libc::dlopen(c"libcrypto.so.3".as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) }
+    unsafe { libc::dlopen(soname.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) }
 }
 
 fn symbol(handle: *mut c_void, name: &CStr) -> Option<*mut c_void> {
@@ -157,18 +262,100 @@ pub fn ensure_default(current: LibCtx, wanted: LibCtx) {
     }
 }
 
-/// Puts `ERR_LIB_ASYNC`/`reason` on OpenSSL's error queue if libcrypto 3 is
-/// in the process, as `ERR_raise` would.
+/// Puts `ERR_LIB_ASYNC`/`reason` on OpenSSL's error queue if libcrypto is
+/// in the process: as `ERR_raise` would with libcrypto 3; with 1.1, as 1.1's
+/// `ASYNCerr` would, with 1.1's codes (`reason` is given in 3's numbering).
 pub fn raise(function: &CStr, reason: c_int) {
     discover();
-    let Some(c) = crypto() else {
+    if let Some(c) = crypto() {
+        // SAFETY: the three calls are what OpenSSL's ERR_raise macro expands
+        // to; the strings are static C strings and the format argument is NULL.
+        unsafe {
+            (c.err_new)();
+            (c.err_set_debug)(c"rustasync".as_ptr(), 0, function.as_ptr());
+            (c.err_set_error)(ERR_LIB_ASYNC, reason, ptr::null());
+        }
         return;
-    };
-    // SAFETY: the three calls are what OpenSSL's ERR_raise macro expands to;
-    // the strings are static C strings and the format argument is NULL.
+    }
+    let put_error = PUT_ERROR_1_1.load(Ordering::Acquire);
+    if put_error.is_null() {
+        return;
+    }
+    let (function, reason) = codes_1_1(function, reason);
+    // SAFETY: libcrypto 1.1's ERR_put_error(lib, func, reason, file, line);
+    // the file name is a static C string.
     unsafe {
-        (c.err_new)();
-        (c.err_set_debug)(c"rustasync".as_ptr(), 0, function.as_ptr());
-        (c.err_set_error)(ERR_LIB_ASYNC, reason, ptr::null());
+        std::mem::transmute::<*mut c_void, ErrPutErrorFn>(put_error)(
+            ERR_LIB_ASYNC,
+            function,
+            reason,
+            c"rustasync".as_ptr(),
+            0,
+        );
+    }
+}
+
+/// 1.1's function code for an export (`ASYNC_F_*` in 1.1's `asyncerr.h`;
+/// 0 for a function 1.1 never reports from) and 1.1's number for a reason
+/// given in 3's numbering. The `ASYNC_R_*` reasons are the same in both.
+fn codes_1_1(function: &CStr, reason: c_int) -> (c_int, c_int) {
+    let function = match function.to_bytes() {
+        b"ASYNC_init_thread" => 101,
+        b"ASYNC_pause_job" => 103,
+        b"ASYNC_start_job" => 105,
+        b"ASYNC_WAIT_CTX_set_wait_fd" => 106,
+        _ => 0,
+    };
+    // 1.1's ERR_R_FATAL flag, and its numbers for the common reasons.
+    const FATAL: c_int = 64;
+    let reason = match reason {
+        ERR_R_MALLOC_FAILURE => 1 | FATAL,
+        ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED => 2 | FATAL,
+        ERR_R_PASSED_NULL_PARAMETER => 3 | FATAL,
+        ERR_R_INTERNAL_ERROR => 4 | FATAL,
+        ERR_R_PASSED_INVALID_ARGUMENT => 7,
+        own => own,
+    };
+    (function, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 1.1 packs lib << 24 | func << 12 | reason (`ERR_PACK` in 1.1's err.h).
+    fn packed(function: &CStr, reason: c_int) -> u32 {
+        let (f, r) = codes_1_1(function, reason);
+        ((ERR_LIB_ASYNC as u32) << 24) | ((f as u32) << 12) | r as u32
+    }
+
+    #[test]
+    fn codes_as_openssl_1_1_packs_them() {
+        // ASYNC_init_thread(1, 5) in 1.1.1w: ERR_peek_error() = 0x33065067.
+        assert_eq!(packed(c"ASYNC_init_thread", 103), 0x3306_5067);
+        // ASYNC_start_job with args and size 0: malloc failure, 0x33069041.
+        assert_eq!(packed(c"ASYNC_start_job", ERR_R_MALLOC_FAILURE), 0x3306_9041);
+        assert_eq!(packed(c"ASYNC_start_job", ERR_R_PASSED_NULL_PARAMETER), 0x3306_9043);
+        assert_eq!(
+            packed(c"ASYNC_get_wait_ctx", ERR_R_PASSED_INVALID_ARGUMENT),
+            0x3300_0007
+        );
+        assert_eq!(
+            packed(c"ASYNC_WAIT_CTX_get_fd", ERR_R_PASSED_NULL_PARAMETER),
+            0x3300_0043
+        );
+        assert_eq!(packed(c"ASYNC_WAIT_CTX_set_wait_fd", ERR_R_MALLOC_FAILURE), 0x3306_a041);
+        assert_eq!(
+            packed(c"ASYNC_set_mem_functions", ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED),
+            0x3300_0042
+        );
+        assert_eq!(packed(c"ASYNC_start_job", ERR_R_INTERNAL_ERROR), 0x3306_9044);
+    }
+
+    #[test]
+    fn the_loader_counts_loaded_objects() {
+        let before = objects_ever_loaded();
+        assert!(before >= 1);
+        assert!(objects_ever_loaded() >= before);
     }
 }

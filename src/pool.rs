@@ -15,7 +15,6 @@ use std::sync::{Once, OnceLock};
 use crate::arena::ArenaForkLock;
 use crate::fibre::Yield;
 use crate::job::{JOBS, Job, JobFn, State};
-use crate::lock::{ForkHold, Guard, Lock};
 use crate::log::{self, Level};
 use crate::openssl;
 use crate::overflow::{self, AltStack};
@@ -46,6 +45,9 @@ pub enum Failure {
     NoFunction,
     /// The argument block could not be copied, or the thread state not made.
     OutOfMemory,
+    /// A non-NULL argument block of size 0, which libcrypto 1.1 refuses
+    /// (its copy is a `malloc(0)`, which fails) where 3.x passes NULL.
+    EmptyArgs,
 }
 
 #[derive(Clone, Copy)]
@@ -110,7 +112,6 @@ impl ThreadState {
             return None;
         }
         THREAD.with(|t| t.set(state));
-        live_threads().push(state as usize);
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
@@ -190,7 +191,7 @@ impl ThreadState {
         }
         let idle = self.with_idle(std::mem::take);
         for job in idle {
-            self.forget(job);
+            self.disown(job);
             self.destroy(job);
         }
         self.with_owned(|owned| {
@@ -232,7 +233,7 @@ impl ThreadState {
     }
 
     /// Removes a job from the owned list before it is destroyed.
-    fn forget(&self, job: &Job) {
+    fn disown(&self, job: &Job) {
         let at = job.owned_at();
         self.with_owned(|owned| {
             if at < owned.len() && owned[at] == job.as_handle() {
@@ -277,7 +278,7 @@ impl ThreadState {
         let kept =
             self.pool.get().is_some() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
         if !kept {
-            self.forget(job);
+            self.disown(job);
             self.destroy(job);
         }
     }
@@ -306,6 +307,12 @@ impl ThreadState {
             let Some(job) = self.take_job() else {
                 return Started::NoJobs;
             };
+            // 1.1 takes a job from the pool before copying the arguments, so
+            // ASYNC_NO_JOBS wins over this refusal there too.
+            if !args.is_null() && size == 0 && openssl::is_1_1() {
+                self.give_back(job);
+                return Started::Failed(Failure::EmptyArgs);
+            }
             if !job.prepare(func, args, size, wait_ctx) {
                 self.give_back(job);
                 return Started::Failed(Failure::OutOfMemory);
@@ -426,16 +433,6 @@ impl ThreadState {
     }
 }
 
-/// The state of every thread that used the library and has not exited.
-/// In a child process after `fork()` the other threads are gone but their
-/// states (and paused jobs, which only those threads could resume) are
-/// copied; this list keeps them accounted for rather than silently lost.
-static LIVE_THREADS: Lock<Vec<usize>> = Lock::new(Vec::new());
-
-fn live_threads() -> Guard<'static, Vec<usize>> {
-    LIVE_THREADS.lock()
-}
-
 fn exit_key() -> Option<&'static libc::pthread_key_t> {
     static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
     KEY.get_or_init(|| {
@@ -466,7 +463,6 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         stats::unregister(&thread.counters);
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
-            live_threads().retain(|&s| s != state as usize);
             // SAFETY: as above; the last user is gone.
             drop(unsafe { Box::from_raw(state) });
         }
@@ -482,7 +478,6 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
 /// The library's locks, held by the forking thread from just before
 /// `fork()` until just after it, in both processes.
 type ForkLocks = (
-    ForkHold<'static, Vec<usize>>,
     stats::ForkLock,
     ArenaForkLock<'static>,
     stack::ForkLocks,
@@ -509,13 +504,12 @@ fn register_fork_handlers() {
     });
 }
 
-/// Takes the locks in the order the library nests them (the thread list,
-/// the stats registry, the arena or the stacks, then stderr), so it cannot
+/// Takes the locks in the order the library nests them (the stats
+/// registry, the arena or the stacks, then stderr), so it cannot
 /// deadlock with a thread using them.
 extern "C" fn before_fork() {
     let _ = std::panic::catch_unwind(|| {
         let locks = (
-            LIVE_THREADS.hold_for_fork(),
             stats::lock_for_fork(),
             JOBS.lock_for_fork(),
             stack::lock_for_fork(),

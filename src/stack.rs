@@ -16,7 +16,8 @@
 //! starve the host program of mappings.
 //!
 //! Programs may supply their own allocator (`ASYNC_set_mem_functions`); its
-//! stacks are used exactly as given.
+//! stacks get no guard page, and like every stack lose their top
+//! `SIDE_BYTES` (64) to the library's bookkeeping (`StackSide`).
 //!
 //! Under an address-space limit (`RLIMIT_AS`) regions are only mapped while
 //! a share of the limit stays free for the host program (see

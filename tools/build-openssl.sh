@@ -19,12 +19,16 @@ dest=${2:?usage: build-openssl.sh SUITE DEST}
 shift 2
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
+# One build at a time per DEST: a second caller (CI starts the build early
+# in the background, then `make` asks for it) waits, then reuses it.
+exec 9>"$dest.lock"
+flock 9
 if [ -x "$dest/apps/openssl" ] && [ -f "$dest/.built" ]; then
     echo "build-openssl: reusing $dest"
     exit 0
 fi
 command -v dpkg-source >/dev/null && command -v make >/dev/null && command -v perl >/dev/null ||
-    { echo "build-openssl: needs dpkg-dev, make and perl" >&2; exit 1; }
+    { echo "build-openssl: needs dpkg-dev, make and perl (apt-get install dpkg-dev make perl)" >&2; exit 1; }
 
 work=$dest.work
 rm -rf "$work"
@@ -79,4 +83,4 @@ cd "$dest"
 make -j"$(nproc)" >make.log 2>&1 || { tail -n 50 make.log >&2; exit 1; }
 echo "$fetched" > .built
 rm -rf "$work"
-echo "build-openssl: OpenSSL $(apps/openssl version) (Debian $fetched, $suite) built in $dest"
+echo "build-openssl: $(apps/openssl version) (Debian $fetched, $suite) built in $dest"

@@ -9,8 +9,7 @@
 #
 # Needs: libssl-dev, openssl, haproxy, wrk, iproute2 (ss), curl.
 # INTEROP_DEPS lists targets to make first (set it to "lib" so that the
-# preload half finds $(LIBDIR)/librustasync.so; without it run.sh skips that
-# half with a message).
+# preload half finds $(LIBDIR)/librustasync.so; without it run.sh fails).
 
 BUILD  ?= build
 LIBDIR ?= $(BUILD)/lib
