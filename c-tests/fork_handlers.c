@@ -140,9 +140,10 @@ int main(int argc, char **argv)
                 printf("killed by signal %s\n", WTERMSIG(c.status) == SIGALRM ? "SIGALRM (deadlock)" : "other");
             else
                 printf("exit %d\n", WEXITSTATUS(c.status));
-            /* The lines the processes wrote themselves, not a checker's. */
+            /* The lines the processes wrote themselves, not a checker's
+             * nor a RUSTASYNC_STATS report. */
             for (char *line = strtok(c.err, "\n"); line != NULL; line = strtok(NULL, "\n"))
-                if (strncmp(line, "==", 2) != 0)
+                if (strncmp(line, "==", 2) != 0 && strncmp(line, "rustasync:", 10) != 0)
                     printf("%s\n", line);
         }
     }

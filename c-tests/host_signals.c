@@ -218,8 +218,9 @@ static int checker_line(const char *line)
     return strncmp(line, "==", 2) == 0 || strncmp(line, "SUMMARY:", 8) == 0;
 }
 
-/* Prints how the child ended and what it said, with the library's own
- * lines (there should be none) counted apart. */
+/* Prints how the child ended and what it said, with the library's fault
+ * diagnostics (there should be none) counted apart and its other lines (a
+ * RUSTASYNC_STATS report) left out. */
 static void report(const char *mode)
 {
     struct child c;
@@ -234,7 +235,7 @@ static void report(const char *mode)
     else
         printf("exit %d", WEXITSTATUS(c.status));
     printf(", handler calls %d", count(c.err, "handler called"));
-    printf(", library lines %d\n", count(c.err, "rustasync:"));
+    printf(", library diagnostics %d\n", count(c.err, "rustasync: fatal"));
     for (const char *line = c.err; *line != '\0';) {
         const char *end = strchr(line, '\n');
         int len = end != NULL ? (int)(end - line) : (int)strlen(line);
