@@ -3,12 +3,12 @@
 //! `ffi` is the C boundary. Behind it: `fibre` (the context switch), `stack`
 //! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
 //! per-thread pool and thread state), `lock` (the mutex the fork handlers
-//! hold), `wait_ctx`, and `openssl` (run-time
-//! interop with libcrypto). Reliability helpers: `overflow` (the fault
-//! handler that names a job stack overflow), `valgrind` and `sanitizer`
-//! (telling those tools about job stacks and switches). Raw pointers and
-//! system calls are spread over most of these modules; every `unsafe` block
-//! states why it is sound (`clippy::undocumented_unsafe_blocks` is denied).
+//! hold), `wait_ctx`, and `openssl` (run-time interop with libcrypto).
+//! Reliability helpers: `overflow` (the fault handler that names a job stack
+//! overflow), `valgrind` and `sanitizer` (telling those tools about job
+//! stacks and switches). Raw pointers and system calls are spread over most
+//! of these modules; every `unsafe` block states why it is sound
+//! (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
 mod config;

@@ -15,7 +15,6 @@ use std::sync::{Once, OnceLock};
 use crate::arena::ArenaForkLock;
 use crate::fibre::Yield;
 use crate::job::{JOBS, Job, JobFn, State};
-
 use crate::log::{self, Level};
 use crate::openssl;
 use crate::overflow::{self, AltStack};

@@ -469,6 +469,9 @@ impl Regions {
     }
 
     fn install_guard(&mut self, slot: *mut u8) {
+        if !matches!(self.guards, Guards::Off) {
+            valgrind::make_noaccess(slot, self.guard);
+        }
         if let Guards::Madvise = self.guards {
             // SAFETY: `slot` is the first page of a slot inside a region we mapped.
             if unsafe { libc::madvise(slot.cast(), self.guard, MADV_GUARD_INSTALL) } == 0 {
