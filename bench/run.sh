@@ -52,6 +52,7 @@ RAW=$OUT/raw.tsv      # side <TAB> metric <TAB> value <TAB> unit, one line per f
 LOG=$OUT/log.txt      # every program's full output
 : >"$RAW"
 : >"$LOG"
+rm -f "$OUT/budget.txt"   # written again below when callgrind runs
 failures=0
 
 if [ ! -x "$BIN" ] || [ "$ROOT/bench/async_bench.c" -nt "$BIN" ]; then
