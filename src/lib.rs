@@ -3,19 +3,23 @@
 //! `ffi` is the C boundary. Behind it: `fibre` (the context switch), `stack`
 //! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
 //! per-thread pool and thread state), `lock` (the mutex the fork handlers
-//! hold), `wait_ctx`, and `openssl` (run-time interop with libcrypto).
-//! Reliability helpers: `overflow` (the fault handler that names a job stack
-//! overflow), `valgrind` and `sanitizer` (telling those tools about job
-//! stacks and switches). Raw pointers and system calls are spread over most
-//! of these modules; every `unsafe` block states why it is sound
-//! (`clippy::undocumented_unsafe_blocks` is denied).
+//! hold), `tls` (the thread-state word), `wait_ctx`, and `openssl` (run-time
+//! interop with libcrypto). Reliability helpers: `overflow` (the fault
+//! handler that names a job stack overflow), `valgrind` and `sanitizer`
+//! (telling those tools about job stacks and switches); `introspect` (what
+//! a debugger reads to find every job). Raw pointers and system calls are
+//! spread over most of these modules; every `unsafe` block states why it is
+//! sound (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
 mod config;
 pub mod extensions;
 pub mod ffi;
 mod fibre;
+mod introspect;
 mod job;
+mod live;
+pub mod live_format;
 mod lock;
 mod log;
 mod openssl;
@@ -25,5 +29,6 @@ mod sanitizer;
 mod stack;
 mod stats;
 mod tls;
+mod trim;
 mod valgrind;
 mod wait_ctx;

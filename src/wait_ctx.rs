@@ -74,6 +74,10 @@ impl Default for Attachment {
 }
 
 impl Attachment {
+    /// Where the attached context's address sits, for a debugger (see
+    /// `job::DEBUG_OFFSETS`).
+    pub const CTX_OFFSET: usize = std::mem::offset_of!(Attachment, ctx);
+
     /// The context the job uses, or null.
     pub fn ctx(&self) -> *mut WaitCtx {
         self.ctx.get()
