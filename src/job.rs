@@ -90,6 +90,20 @@ pub struct Job {
 /// job's atomic `state` and `owner`, never its thread-owned fields.
 pub static JOBS: Arena<Job> = Arena::new();
 
+/// Byte offsets of what a debugger reads in a control block (see
+/// `introspect`): state, owning thread, wait context, the fibre's saved
+/// context, the stack's bottom and size, and (while the job runs) the saved
+/// context of the code that entered it.
+pub const DEBUG_OFFSETS: [usize; 7] = [
+    std::mem::offset_of!(Job, state),
+    std::mem::offset_of!(Job, owner),
+    std::mem::offset_of!(Job, wait) + crate::wait_ctx::ATTACHMENT_CTX_OFFSET,
+    std::mem::offset_of!(Job, fibre) + crate::fibre::SAVED_CONTEXT_OFFSET,
+    std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.0,
+    std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.1,
+    std::mem::offset_of!(Job, resumer) + crate::fibre::SAVED_CONTEXT_OFFSET,
+];
+
 // Sixteen control blocks per page: keep the block within 256 bytes.
 const _: () = assert!(size_of::<Job>() <= 256);
 const _: () = assert!(std::mem::offset_of!(Job, wait) + 16 <= 64);
@@ -187,6 +201,16 @@ impl Job {
     /// Frees the job's stack and slot. The job must not be running; a paused
     /// job's frames are simply abandoned, as its thread can never resume it.
     pub fn destroy(&self) {
+        self.destroy_with(stack::release);
+    }
+
+    /// Frees an idle job that went unused (see `trim`), its stack's pages
+    /// going back to the kernel at once.
+    pub fn retire(&self) {
+        self.destroy_with(stack::release_cold);
+    }
+
+    fn destroy_with(&self, release: fn(Stack)) {
         self.end_fibre_for_sanitizer();
         self.free_args();
         self.wait.detach();
@@ -195,7 +219,7 @@ impl Job {
         // SAFETY: the job is not running, so nothing executes on the stack and
         // no other reference to the Option exists during this take.
         if let Some(stack) = unsafe { (*self.stack.get()).take() } {
-            stack::release(stack);
+            release(stack);
         }
         JOBS.release(self.as_handle());
     }
@@ -346,7 +370,7 @@ impl Job {
     /// to whoever entered the job, and returns once the job is resumed.
     pub fn pause(&self) {
         self.set_state(State::Paused);
-        if stats::enabled() {
+        if stats::depth_at_pause() {
             self.note_depth_at_pause();
         }
         if log::enabled(Level::Trace) {

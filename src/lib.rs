@@ -6,8 +6,9 @@
 //! hold), `wait_ctx`, and `openssl` (run-time interop with libcrypto).
 //! Reliability helpers: `overflow` (the fault handler that names a job stack
 //! overflow), `valgrind` and `sanitizer` (telling those tools about job
-//! stacks and switches). Raw pointers and system calls are spread over most
-//! of these modules; every `unsafe` block states why it is sound
+//! stacks and switches); `introspect` (what a debugger reads to find every
+//! job). Raw pointers and system calls are spread over most of these
+//! modules; every `unsafe` block states why it is sound
 //! (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
@@ -15,7 +16,10 @@ mod config;
 pub mod extensions;
 pub mod ffi;
 mod fibre;
+mod introspect;
 mod job;
+mod live;
+pub mod live_format;
 mod lock;
 mod log;
 mod openssl;
@@ -24,5 +28,6 @@ mod pool;
 mod sanitizer;
 mod stack;
 mod stats;
+mod trim;
 mod valgrind;
 mod wait_ctx;

@@ -21,6 +21,7 @@ use crate::overflow::{self, AltStack};
 use crate::sanitizer;
 use crate::stack;
 use crate::stats::{self, ThreadCounters};
+use crate::trim::Trimmer;
 use crate::wait_ctx::WaitCtx;
 
 thread_local! {
@@ -54,8 +55,13 @@ pub enum Failure {
 struct Limits {
     /// 0 means unlimited.
     max: usize,
-    /// Jobs created for this pool and not yet freed.
+    /// Jobs created for this pool and not yet freed, retired ones included.
     size: usize,
+    /// Idle jobs given back to the kernel (see `trim`): counted in `size`,
+    /// as OpenSSL's idle jobs are, and made again when no idle one is left.
+    retired: usize,
+    /// The jobs `ASYNC_init_thread` asked to have ready: never retired.
+    keep: usize,
 }
 
 pub struct ThreadState {
@@ -70,9 +76,17 @@ pub struct ThreadState {
     owned: UnsafeCell<Vec<*mut Job>>,
     /// The signal stack made for this thread, if it had none.
     alt_stack: Cell<Option<AltStack>>,
-    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
-    counters: ThreadCounters,
+    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread
+    /// (in the live-figures file when it is on).
+    counters: &'static ThreadCounters,
+    /// The kernel's id of the thread, for debuggers and the live figures.
+    tid: libc::pid_t,
+    /// When idle jobs that went unused are given back.
+    trim: Trimmer,
 }
+
+/// Where a `ThreadState` keeps its kernel thread id (see `introspect`).
+pub const TID_OFFSET: usize = std::mem::offset_of!(ThreadState, tid);
 
 impl ThreadState {
     /// The calling thread's state, if it has used the library.
@@ -95,6 +109,8 @@ impl ThreadState {
         sanitizer::discover();
         overflow::install();
         register_fork_handlers();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
         let state = Box::into_raw(Box::new(ThreadState {
             current: Cell::new(ptr::null_mut()),
             blocked: Cell::new(0),
@@ -102,7 +118,9 @@ impl ThreadState {
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(Vec::new()),
             alt_stack: Cell::new(AltStack::for_this_thread()),
-            counters: ThreadCounters::default(),
+            counters: stats::acquire_counters(tid),
+            tid,
+            trim: Trimmer::new(),
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
         // the value its destructor expects.
@@ -115,7 +133,7 @@ impl ThreadState {
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
-        stats::register(&state.counters);
+        stats::register(state.counters);
         Some(state)
     }
 
@@ -135,7 +153,7 @@ impl ThreadState {
     }
 
     pub fn counters(&self) -> &ThreadCounters {
-        &self.counters
+        self.counters
     }
 
     fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<&'static Job>) -> R) -> R {
@@ -144,7 +162,64 @@ impl ThreadState {
         let idle = unsafe { &mut *self.idle.get() };
         let result = f(idle);
         stats::set(&self.counters.idle, idle.len() as u64);
+        if self.trim.after_change(idle.len()) {
+            self.look_for_cold_jobs(idle.len());
+        }
         result
+    }
+
+    /// Out of line, so that the idle-list helpers stay small on the hot path.
+    #[cold]
+    #[inline(never)]
+    fn look_for_cold_jobs(&self, len: usize) {
+        let count = self.trim.look(len);
+        if count > 0 {
+            self.retire_coldest(count);
+        }
+    }
+
+    /// Frees the `count` idle jobs at the bottom of the pool (the ones unused
+    /// longest), giving their memory back to the kernel, while the pool goes
+    /// on counting them; `take_job` makes them again when it runs out. Jobs
+    /// of an earlier pool, which this one does not count, and as many as
+    /// `ASYNC_init_thread` asked to have ready, are kept.
+    #[cold]
+    fn retire_coldest(&self, count: usize) {
+        let Some(limits) = self.pool.get() else {
+            return;
+        };
+        let cold: Vec<&'static Job> = self.with_idle(|idle| {
+            idle.drain(..count.min(idle.len().saturating_sub(limits.keep)))
+                .collect()
+        });
+        if cold.is_empty() {
+            return;
+        }
+        let mut kept = Vec::new();
+        let mut retired = 0;
+        for job in cold {
+            if job.is_uncounted() {
+                kept.push(job);
+                continue;
+            }
+            self.disown(job);
+            stats::bump(&self.counters.destroyed);
+            job.retire();
+            retired += 1;
+        }
+        if !kept.is_empty() {
+            self.with_idle(|idle| drop(idle.splice(0..0, kept)));
+        }
+        if let Some(mut limits) = self.pool.get() {
+            limits.size += retired;
+            limits.retired += retired;
+            self.pool.set(Some(limits));
+        }
+        log::emit(
+            Level::Debug,
+            format_args!("gave back {retired} idle job(s) unused for a while; the pool still counts them"),
+        );
+        JOBS.discard_free_pages();
     }
 
     fn with_owned<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
@@ -164,7 +239,12 @@ impl ThreadState {
             Level::Debug,
             format_args!("ASYNC_init_thread: pool of at most {max} jobs (0: no limit), {init} made now"),
         );
-        self.pool.set(Some(Limits { max, size: 0 }));
+        self.pool.set(Some(Limits {
+            max,
+            size: 0,
+            retired: 0,
+            keep: init,
+        }));
         for _ in 0..init {
             // As in OpenSSL, running short of memory here only means fewer
             // jobs are made ahead of time.
@@ -261,7 +341,24 @@ impl ThreadState {
             return Some(job);
         }
         let limits = self.pool.get()?;
+        if limits.retired > 0 {
+            // Made again in place of a retired idle job: the count stays.
+            let mut limits = limits;
+            limits.size -= 1;
+            limits.retired -= 1;
+            self.pool.set(Some(limits));
+            let job = self.create_job();
+            if job.is_none()
+                && let Some(mut limits) = self.pool.get()
+            {
+                limits.size += 1;
+                limits.retired += 1;
+                self.pool.set(Some(limits));
+            }
+            return job;
+        }
         if limits.max != 0 && limits.size >= limits.max {
+            stats::bump(&self.counters.no_jobs);
             log::emit(
                 Level::Debug,
                 format_args!("ASYNC_start_job: pool of {} jobs exhausted; ASYNC_NO_JOBS", limits.max),
@@ -274,6 +371,7 @@ impl ThreadState {
     /// Returns a finished job to the pool. As in OpenSSL this is whatever
     /// pool the thread has now, even for a job of an earlier pool (which the
     /// new pool then reuses without counting it); with no pool it is freed.
+    #[inline(always)]
     fn give_back(&self, job: &'static Job) {
         let kept =
             self.pool.get().is_some() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
@@ -460,7 +558,7 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         let thread = unsafe { &*state };
         thread.free_all_jobs();
         drop(thread.alt_stack.take());
-        stats::unregister(&thread.counters);
+        stats::unregister(thread.counters);
         let still_running = thread.with_owned(|owned| !owned.is_empty());
         if !still_running {
             // SAFETY: as above; the last user is gone.
