@@ -18,8 +18,8 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::ptr;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Once;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use crate::lock::{self, Lock};
 
