@@ -127,7 +127,7 @@ fn watched() -> bool {
 pub const DEBUG_OFFSETS: [usize; 7] = [
     std::mem::offset_of!(Job, state),
     std::mem::offset_of!(Job, owner),
-    std::mem::offset_of!(Job, wait) + Attachment::CTX_OFFSET,
+    std::mem::offset_of!(Job, wait) + crate::wait_ctx::ATTACHMENT_CTX_OFFSET,
     std::mem::offset_of!(Job, other_side) + crate::fibre::SAVED_CONTEXT_OFFSET,
     std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.0,
     std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.1,

@@ -95,8 +95,9 @@ pub fn acquire_counters(tid: libc::pid_t) -> &'static ThreadCounters {
 }
 
 /// Counters of exited threads, kept for the next thread (they are few).
+static SPARE: Lock<Vec<usize>> = Lock::new(Vec::new());
+
 fn spare_counters() -> lock::Guard<'static, Vec<usize>> {
-    static SPARE: Lock<Vec<usize>> = Lock::new(Vec::new());
     SPARE.lock()
 }
 
@@ -263,14 +264,17 @@ fn registry() -> lock::Guard<'static, Registry> {
     REGISTRY.lock()
 }
 
-/// The registry's lock, held across `fork()` (see `pool::before_fork`).
+/// The registry's lock and the spare counters', held across `fork()` (see
+/// `pool::before_fork`).
 pub(crate) struct ForkLock {
-    _hold: lock::ForkHold<'static, Registry>,
+    _registry: lock::ForkHold<'static, Registry>,
+    _spare: lock::ForkHold<'static, Vec<usize>>,
 }
 
 pub(crate) fn lock_for_fork() -> ForkLock {
     ForkLock {
-        _hold: REGISTRY.hold_for_fork(),
+        _registry: REGISTRY.hold_for_fork(),
+        _spare: SPARE.hold_for_fork(),
     }
 }
 

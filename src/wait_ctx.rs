@@ -62,6 +62,9 @@ pub struct Attachment {
     next: Cell<*const Attachment>,
 }
 
+/// Where in an `Attachment` the context pointer is (for debuggers).
+pub const ATTACHMENT_CTX_OFFSET: usize = std::mem::offset_of!(Attachment, ctx);
+
 impl Default for Attachment {
     fn default() -> Self {
         Attachment {
@@ -74,10 +77,6 @@ impl Default for Attachment {
 }
 
 impl Attachment {
-    /// Where the attached context's address sits, for a debugger (see
-    /// `job::DEBUG_OFFSETS`).
-    pub const CTX_OFFSET: usize = std::mem::offset_of!(Attachment, ctx);
-
     /// The context the job uses, or null.
     pub fn ctx(&self) -> *mut WaitCtx {
         self.ctx.get()
