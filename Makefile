@@ -58,8 +58,8 @@ BUILD_PACKAGES := $(shell sed -n 's/^build //p' tools/debian-packages)
 TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
 .PHONY: test-openssl35
-.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test mutation-test lint check deps deps-test clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test secure-test wx-test gdb-test live-stats-test stat-tool test-openssl111
+.PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test unload-test mutation-test lint check deps deps-test clean install uninstall \
+	valgrind-test sanitize-test fuzz-test stress-test secure-test wx-test dlopen-test test-openssl111 gdb-test live-stats-test stat-tool
 
 FUZZ_SECONDS   ?= 30
 ENV_FUZZ_SECONDS ?= 10
@@ -148,7 +148,7 @@ demo: deps lib
 # In CI every scenario must run: a test script that skips one fails.
 test: export RUSTASYNC_NO_SKIPS := 1
 test: deps deps-test lint rust-test header-test c-test mutation-test manpage-test install-test stats-test interop-test \
-	provider-test sanitize-test valgrind-test fuzz-test secure-test wx-test gdb-test live-stats-test test-openssl111 test-openssl35
+	provider-test sanitize-test valgrind-test fuzz-test secure-test wx-test dlopen-test unload-test test-openssl111 test-openssl35 gdb-test live-stats-test
 	@echo "make test: all passed"
 
 # The contributor's loop after every change (under a minute on a warm
@@ -192,6 +192,13 @@ fuzz-test:
 	target/release/api_model $(FUZZ_SECONDS)
 	target/release/env_parsers $(ENV_FUZZ_SECONDS)
 
+# The library dlopen'ed by a program linked with neither it nor libcrypto,
+# with a thread already running: its initial-exec TLS must still work.
+dlopen-test: lib
+	@mkdir -p $(BUILD)/dlopen
+	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror -o $(BUILD)/dlopen/dlopen_tls c-tests/dlopen/dlopen_tls.c -ldl -lpthread
+	$(BUILD)/dlopen/dlopen_tls $(ABS_LIBDIR)/librustasync.so
+
 stress-test: lib
 	@mkdir -p $(BUILD)/stress
 	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Ic-tests -Iinclude \
@@ -225,6 +232,11 @@ secure-test: deps deps-test lib
 # library's program headers, a static link, openssl speed's live maps.
 wx-test: deps deps-test lib
 	c-tests/wx-test.sh $(BUILD)/wx-test $(LIBDIR)
+
+# dlopen, use on three threads, dlclose, then thread exits, fork, a handled
+# fault and a second dlopen: against libcrypto and librustasync alike.
+unload-test: lib
+	c-tests/unload-test.sh $(BUILD)/unload-test $(LIBDIR)
 
 # The gdb extension (tools/gdb/rustasync.py) on three paused jobs and a
 # running one: live, in a kernel core dump and in a gcore dump.

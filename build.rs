@@ -41,6 +41,10 @@ fn main() {
     // major version, like any other C library.
     let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librustasync.so.{major}");
+    // Once used, the library leaves code behind that outlives any dlclose:
+    // a fault handler, a thread-exit destructor, fork handlers. Like other
+    // libraries that install such hooks it is never unloaded.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
 }
 
 /// Runs cbindgen over one source file with one configuration.

@@ -6,6 +6,7 @@
 //! ```text
 //! RESULT context_switch <median ns> ns/roundtrip
 //! RESULT context_switch_fpflags_differ <median ns> ns/roundtrip
+//! RESULT context_switch_in_calls <median ns> ns/roundtrip
 //! ```
 //!
 //! The crate saves and restores MXCSR (SSE control *and status* bits) on every
@@ -15,6 +16,24 @@
 //! switch loads a different MXCSR value. On some CPUs a `stmxcsr` issued just
 //! after an `ldmxcsr` that changed MXCSR is very slow (≈ 100 ns on the
 //! project's machine); back-to-back switches like these are the worst case.
+//! The third puts each switch in a function of its own that returns to its
+//! caller, as any API that switches must (`ASYNC_start_job` returns to the
+//! program, `ASYNC_pause_job` to the job): the `ret` after a switch goes to
+//! another call chain than the one the CPU's return-stack predictor
+//! recorded, so each side pays a mispredicted return, which the inlined
+//! loops of the first two never do.
+//!
+//! The third figure is the floor under "shuffled resumes": 10,000 fibres, each
+//! on a stack laid out as the library lays out its own (see `src/stack.rs`:
+//! regions of 16, 32, ... up to 4,096 slots, each slot a guard page made with
+//! `MADV_GUARD_INSTALL` and then a 64 KiB stack whose top 64 bytes are kept
+//! for bookkeeping), all paused, then resumed once per round in the order
+//! `async_bench shuffled_resume` uses (same generator, same seed, one untimed
+//! round, then the timed ones); ns per resume, median over rounds:
+//!
+//! ```text
+//! RESULT context_switch_shuffled <median ns> ns/resume
+//! ```
 //!
 //! Run with `-q` (or `QUICK=1` in the environment) for a tiny smoke run.
 //!
@@ -24,7 +43,6 @@
 
 use std::hint::black_box;
 use std::ptr;
-use std::time::Instant;
 
 use context::stack::Stack;
 use context::{Context, Transfer};
@@ -106,6 +124,15 @@ impl Drop for MappedStack {
 /// What the coroutine is told on its first resume.
 const KEEP_FP_FLAGS: usize = 0;
 const RAISE_DIVBYZERO: usize = 1;
+const SWITCH_IN_CALLS: usize = 2;
+
+/// One switch inside a function that then returns to its caller.
+#[inline(never)]
+fn switch_in_call(ctx: Context, data: usize) -> Transfer {
+    // SAFETY: as for every resume here: `ctx` is suspended, on a live stack,
+    // and resumed once.
+    unsafe { ctx.resume(data) }
+}
 
 /// The coroutine: hand control straight back to whoever resumed it, forever.
 /// It never returns (a returning context function makes the crate `_exit`).
@@ -118,6 +145,11 @@ extern "C" fn bounce(mut t: Transfer) -> ! {
     if t.data == RAISE_DIVBYZERO {
         black_box(black_box(1.0_f64) / black_box(0.0_f64));
     }
+    if t.data == SWITCH_IN_CALLS {
+        loop {
+            t = switch_in_call(t.context, t.data);
+        }
+    }
     loop {
         // SAFETY: `t.context` is the suspended caller that just resumed us;
         // resuming it once is exactly what the crate's contract expects.
@@ -125,9 +157,23 @@ extern "C" fn bounce(mut t: Transfer) -> ! {
     }
 }
 
+/// The calling thread's CPU time in ns: on a shared machine, time spent
+/// waiting for a core is not counted (as in `async_bench`).
+fn cpu_ns() -> u128 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `t` is a valid out-pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert!(rc == 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    t.tv_sec as u128 * 1_000_000_000 + t.tv_nsec as u128
+}
+
 /// Do `n` round trips through the coroutine and give it back suspended.
-fn round_trips(mut ctx: Context, n: usize) -> Context {
+fn round_trips(mut ctx: Context, n: usize, in_calls: bool) -> Context {
     for i in 0..n {
+        if in_calls {
+            ctx = switch_in_call(ctx, black_box(i)).context;
+            continue;
+        }
         // SAFETY: `ctx` is the suspended coroutine, whose stack is alive for
         // the whole run; each `Context` value is resumed exactly once.
         let t = unsafe { ctx.resume(black_box(i)) };
@@ -150,12 +196,13 @@ fn run(first: usize, batches: usize, per_batch: usize, warmup: usize) -> Vec<u12
     // with its own suspended context.
     let mut ctx = unsafe { fresh.resume(first) }.context;
 
-    ctx = round_trips(ctx, warmup);
+    let in_calls = first == SWITCH_IN_CALLS;
+    ctx = round_trips(ctx, warmup, in_calls);
     let mut times = Vec::with_capacity(batches);
     for _ in 0..batches {
-        let start = Instant::now();
-        ctx = round_trips(ctx, per_batch);
-        times.push(start.elapsed().as_nanos());
+        let start = cpu_ns();
+        ctx = round_trips(ctx, per_batch, in_calls);
+        times.push(cpu_ns() - start);
     }
     // The coroutine stays suspended inside `bounce` with nothing to drop, so
     // forgetting `ctx` and then unmapping its stack is sound.
@@ -186,10 +233,148 @@ fn main() {
 
     let same = run(KEEP_FP_FLAGS, batches, per_batch, warmup);
     let differ = run(RAISE_DIVBYZERO, batches, per_batch, warmup);
+    let in_calls = run(SWITCH_IN_CALLS, batches, per_batch, warmup);
 
-    for (name, times) in [("context_switch", &same), ("context_switch_fpflags_differ", &differ)] {
+    for (name, times) in [
+        ("context_switch", &same),
+        ("context_switch_fpflags_differ", &differ),
+        ("context_switch_in_calls", &in_calls),
+    ] {
         let (median, min, max) = summary(times, per_batch);
         println!("# {name}: {batches} batches x {per_batch} round trips, min {min:.2} max {max:.2} ns");
         println!("RESULT {name} {median:.2} ns/roundtrip");
     }
+
+    let (fibres, rounds) = if quick {
+        (SHUFFLE_FIBRES_QUICK, SHUFFLE_ROUNDS_QUICK)
+    } else {
+        (SHUFFLE_FIBRES, SHUFFLE_ROUNDS)
+    };
+    let times = shuffled(fibres, rounds);
+    let (median, min, max) = summary(&times, fibres);
+    println!("# context_switch_shuffled: {fibres} fibres, {rounds} rounds, per resume min {min:.2} max {max:.2} ns");
+    println!("RESULT context_switch_shuffled {median:.2} ns/resume");
+}
+
+/// Fibres and timed rounds of the shuffled floor, as in `async_bench`.
+const SHUFFLE_FIBRES: usize = 10_000;
+const SHUFFLE_ROUNDS: usize = 11;
+const SHUFFLE_FIBRES_QUICK: usize = 1_000;
+const SHUFFLE_ROUNDS_QUICK: usize = 3;
+
+/// The library's stack layout (`src/stack.rs`): usable bytes per slot (the
+/// default `RUSTASYNC_STACK_SIZE`), bytes kept at the top of each stack, and
+/// how regions grow.
+const LIBRARY_STACK_BYTES: usize = 64 * 1024;
+const LIBRARY_SIDE_BYTES: usize = 64;
+const FIRST_REGION_SLOTS: usize = 16;
+const MAX_REGION_SLOTS: usize = 4096;
+/// `MADV_GUARD_INSTALL` (Linux 6.13); older kernels get `mprotect` guards.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// A stack's bottom and top, and a mapped region's base and length.
+type Bounds = (*mut u8, *mut u8);
+type Region = (*mut libc::c_void, usize);
+
+/// Stacks for `n` fibres, carved as the library carves them: the bottom and
+/// top of each, and the regions to unmap afterwards.
+fn library_like_stacks(n: usize) -> (Vec<Bounds>, Vec<Region>) {
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let slot = page + LIBRARY_STACK_BYTES.div_ceil(page) * page;
+    let mut stacks = Vec::with_capacity(n);
+    let mut regions = Vec::new();
+    let mut slots = FIRST_REGION_SLOTS;
+    while stacks.len() < n {
+        let length = slots * slot;
+        // SAFETY: a new private mapping; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                length,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        assert!(base != libc::MAP_FAILED, "mmap of a stack region failed");
+        regions.push((base, length));
+        for i in 0..slots.min(n - stacks.len()) {
+            let guard = base.cast::<u8>().wrapping_add(i * slot);
+            // SAFETY: the first page of a slot inside our own region.
+            let guarded = unsafe {
+                libc::madvise(guard.cast(), page, MADV_GUARD_INSTALL) == 0
+                    || libc::mprotect(guard.cast(), page, libc::PROT_NONE) == 0
+            };
+            assert!(guarded, "cannot install a guard page");
+            let bottom = guard.wrapping_add(page);
+            let usable = (slot - page - LIBRARY_SIDE_BYTES) & !15;
+            stacks.push((bottom, bottom.wrapping_add(usable)));
+        }
+        slots = (slots * 2).min(MAX_REGION_SLOTS);
+    }
+    (stacks, regions)
+}
+
+/// `async_bench`'s xorshift64* generator and Fisher-Yates shuffle, so that the
+/// fibres are resumed in exactly the order its jobs are.
+struct Shuffler(u64);
+
+impl Shuffler {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn shuffle(&mut self, v: &mut [usize]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// `n` fibres paused at once, resumed once per round in a new shuffled order;
+/// the nanoseconds of each timed round.
+#[inline(never)]
+fn shuffled(n: usize, rounds: usize) -> Vec<u128> {
+    let (stacks, regions) = library_like_stacks(n);
+    let mut fibres: Vec<Option<Context>> = stacks
+        .iter()
+        .map(|&(bottom, top)| {
+            // SAFETY: [bottom, top) is writable memory of a region unmapped
+            // only after the last resume below.
+            let view = unsafe { Stack::new(top.cast(), bottom.cast()) };
+            // SAFETY: as above; `bounce` never returns.
+            let fresh = unsafe { Context::new(&view, bounce) };
+            // SAFETY: the first resume enters `bounce`, which hands control
+            // straight back: the fibre is now paused, as a job would be.
+            Some(unsafe { fresh.resume(KEEP_FP_FLAGS) }.context)
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = Shuffler(0x9e37_79b9_7f4a_7c15);
+    let mut times = Vec::with_capacity(rounds);
+    for round in 0..=rounds {
+        rng.shuffle(&mut order);
+        let start = cpu_ns();
+        for &i in &order {
+            let ctx = fibres[i].take().expect("every fibre is paused between resumes");
+            // SAFETY: a paused fibre on its live stack, resumed exactly once.
+            fibres[i] = Some(unsafe { ctx.resume(black_box(i)) }.context);
+        }
+        if round > 0 {
+            times.push(cpu_ns() - start);
+        }
+    }
+    // The fibres stay suspended inside `bounce` with nothing to drop.
+    drop(fibres);
+    for (base, length) in regions {
+        // SAFETY: each region was mapped above and no fibre runs on it now.
+        unsafe { libc::munmap(base, length) };
+    }
+    times
 }

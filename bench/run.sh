@@ -15,6 +15,8 @@
 #   PAUSE_ENGINE     pausing engine for openssl speed
 #                    (default build/interop/pause_engine.so, used if present)
 #   SPEED_SECONDS    seconds per `openssl speed` measurement (default 2; QUICK: 1)
+#   HAPROXY_SECONDS  seconds of load per haproxy measurement (default 5; QUICK: 1);
+#                    0 skips it (needs haproxy, wrk and the pausing engine)
 #   OPENSSL          the openssl binary (default: openssl from PATH)
 #   CALLGRIND=0      skip the instruction counts (default: on if valgrind is
 #                    installed; they are deterministic, unlike the times)
@@ -36,9 +38,11 @@ ENGINE=$(abs "${PAUSE_ENGINE:-build/interop/pause_engine.so}")
 CONTEXT_BENCH=${CONTEXT_BENCH:-}
 OPENSSL=${OPENSSL:-openssl}
 if [ "$QUICK" = 1 ]; then
-    RUNS=${RUNS:-1}; SPEED_SECONDS=${SPEED_SECONDS:-1}; QFLAG=-q; LIMIT=30
+    RUNS=${RUNS:-1}; SPEED_SECONDS=${SPEED_SECONDS:-1}; HAPROXY_SECONDS=${HAPROXY_SECONDS:-1}
+    QFLAG=-q; LIMIT=30
 else
-    RUNS=${RUNS:-5}; SPEED_SECONDS=${SPEED_SECONDS:-2}; QFLAG=; LIMIT=300
+    RUNS=${RUNS:-5}; SPEED_SECONDS=${SPEED_SECONDS:-2}; HAPROXY_SECONDS=${HAPROXY_SECONDS:-5}
+    QFLAG=; LIMIT=300
 fi
 
 case $RUNS in ''|*[!0-9]*|0) say "error: RUNS must be a positive number"; exit 2 ;; esac
@@ -48,6 +52,7 @@ RAW=$OUT/raw.tsv      # side <TAB> metric <TAB> value <TAB> unit, one line per f
 LOG=$OUT/log.txt      # every program's full output
 : >"$RAW"
 : >"$LOG"
+rm -f "$OUT/budget.txt"   # written again below when callgrind runs
 failures=0
 
 if [ ! -x "$BIN" ] || [ "$ROOT/bench/async_bench.c" -nt "$BIN" ]; then
@@ -154,6 +159,29 @@ speed_bench() {
     esac
 }
 
+# haproxy (ssl-mode-async, pausing engine, TLS 1.2 full handshakes); only
+# haproxy runs on the side's async layer, the load generator never does.
+haproxy_bench() {
+    local side=$1
+    if run "$side" "haproxy" bash "$ROOT/bench/haproxy.sh" "$ENGINE" "$HAPROXY_SECONDS" "$OUT/haproxy" &&
+       grep -q '^RESULT ' <<<"$RUN_OUTPUT"; then
+        awk -v s="$side" '$1 == "RESULT" { printf "%s\t%s\t%s\t%s\n", s, $2, $3, $4 }' \
+            <<<"$RUN_OUTPUT" >>"$RAW"
+    else
+        fail_run "haproxy" "$side"
+        record "$side" haproxy_handshakes FAIL -
+    fi
+}
+HAPROXY_ON=0
+if [ "$HAPROXY_SECONDS" != 0 ]; then
+    if [ -f "$ENGINE" ] && command -v wrk >/dev/null &&
+       { command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; }; then
+        HAPROXY_ON=1
+    else
+        say "note: haproxy, wrk or $ENGINE missing: no haproxy row (make deps-interop interop-build)"
+    fi
+fi
+
 C_BENCHES=$("$BIN" list) || { say "error: $BIN list failed"; exit 1; }
 SPEEDS=(sha256)
 if [ -f "$ENGINE" ]; then
@@ -171,6 +199,9 @@ for ((r = 1; r <= RUNS; r++)); do
     for kind in "${SPEEDS[@]}"; do
         for side in "${SIDES[@]}"; do speed_bench "$side" "$kind"; done
     done
+    if [ "$HAPROXY_ON" = 1 ]; then
+        for side in "${SIDES[@]}"; do haproxy_bench "$side"; done
+    fi
     if [ -n "$CONTEXT_BENCH" ]; then
         if [ -x "$CONTEXT_BENCH" ] && run floor context_switch "$CONTEXT_BENCH" $QFLAG; then
             awk '$1 == "RESULT" { printf "floor\t%s\t%s\t%s\n", $2, $3, $4 }' \
@@ -190,17 +221,32 @@ callgrind_ir() { # -> total instructions of the last run
 if [ "${CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
     say "instruction counts (callgrind)"
     n1=2000 n2=12000
-    for name in start_finish pause_resume; do
+    BUDGET=$OUT/budget.txt
+    : >"$BUDGET"
+    for name in start_finish pause_resume pause_resume_fpflags pause_resume_libctx; do
         for side in "${SIDES[@]}"; do
-            vg=(valgrind --tool=callgrind --callgrind-out-file=/dev/null)
-            if run "$side" "callgrind $name" "${vg[@]}" "$BIN" -n "$n1" "$name" &&
+            cg=$OUT/callgrind.$side.$name
+            vg=(valgrind --tool=callgrind --dump-instr=yes --dump-line=no)
+            if run "$side" "callgrind $name" "${vg[@]}" --callgrind-out-file="$cg.$n1" \
+                   "$BIN" -n "$n1" "$name" &&
                ir1=$(callgrind_ir) &&
-               run "$side" "callgrind $name" "${vg[@]}" "$BIN" -n "$n2" "$name" &&
+               run "$side" "callgrind $name" "${vg[@]}" --callgrind-out-file="$cg.$n2" \
+                   "$BIN" -n "$n2" "$name" &&
                ir2=$(callgrind_ir); then
                 record "$side" "${name}_instructions" \
                     "$(awk -v a="$ir1" -v b="$ir2" -v n=$((n2 - n1)) 'BEGIN { printf "%.1f", (b - a) / n }')" \
                     instr/op
+                # Where the instructions go, step by step (bench/budget.py).
+                if [ "$side" = rustasync ] && command -v python3 >/dev/null &&
+                   command -v addr2line >/dev/null; then
+                    { echo "== $name: instructions per operation, by step"
+                      python3 "$ROOT/bench/budget.py" --detail "$ROOT" "$cg.$n1" "$cg.$n2" "$n1" "$n2" ||
+                          echo "(budget.py failed)"
+                      echo; } >>"$BUDGET"
+                fi
+                rm -f "$cg.$n1" "$cg.$n2"
             else
+                rm -f "$cg.$n1" "$cg.$n2"
                 say "note: callgrind $name on $side failed (see $LOG); not counted as a failure"
                 record "$side" "${name}_instructions" FAIL -
             fi
@@ -226,6 +272,7 @@ function label(m) {
     if (m == "start_finish") return "1. start -> finish, trivial job, warm pool"
     if (m == "pause_resume") return "2. pause -> resume round trip, one job"
     if (m == "pause_resume_fpflags") return "2b. same, job FP status flags != caller'"'"'s"
+    if (m == "pause_resume_libctx") return "2c. same, job has its own default OSSL_LIB_CTX"
     if (m == "cold_start") return "3. cold start: first job on a new thread"
     if (m == "shuffled_resume") return "4. " shuffle_n " paused jobs, shuffled resumes"
     if (m == "paused_rss_per_job") return "5. 100,000 paused jobs: resident memory"
@@ -241,10 +288,15 @@ function label(m) {
     if (m == "speed_engine_sha256") return "7. same, with the pausing engine"
     if (m == "speed_engine_ecdsap256_sign") return "7. pausing engine, ecdsap256 sign"
     if (m == "speed_engine_ecdsap256_verify") return "7. pausing engine, ecdsap256 verify"
+    if (m == "haproxy_handshakes") return "8. haproxy ssl-mode-async, pausing engine, TLS 1.2 full handshakes"
     if (m == "start_finish_instructions") return "1. same, instructions (callgrind)"
     if (m == "pause_resume_instructions") return "2. same, instructions (callgrind)"
+    if (m == "pause_resume_fpflags_instructions") return "2b. same, instructions (callgrind)"
+    if (m == "pause_resume_libctx_instructions") return "2c. same, instructions (callgrind)"
     if (m == "context_switch") return "context crate: bare resume round trip"
     if (m == "context_switch_fpflags_differ") return "same, FP status flags differ"
+    if (m == "context_switch_in_calls") return "same, each switch inside a function that returns (as an API must)"
+    if (m == "context_switch_shuffled") return "context crate: " shuffle_n " fibres on the library'"'"'s stack layout, shuffled resumes"
     return m
 }
 function fmt(x) {
@@ -275,17 +327,18 @@ function cell(key,    n, i, j, t, v, lo, hi) {
 END {
     # Known metrics in a fixed order, anything else after them.
     split("start_finish start_finish_instructions pause_resume pause_resume_instructions " \
-          "pause_resume_fpflags cold_start shuffled_resume paused_rss_per_job " \
+          "pause_resume_fpflags pause_resume_fpflags_instructions pause_resume_libctx " \
+          "pause_resume_libctx_instructions cold_start shuffled_resume paused_rss_per_job " \
           "paused_vsz_per_job paused_maps_added paused_create burst_rss_peak burst_rss_after " \
           "burst_calls_to_1mib two_threads_start_finish " \
           "two_threads_pause_resume speed_sha256 speed_engine_sha256 " \
-          "speed_engine_ecdsap256_sign speed_engine_ecdsap256_verify", known, " ")
+          "speed_engine_ecdsap256_sign speed_engine_ecdsap256_verify haproxy_handshakes", known, " ")
     k = 0
     for (i = 1; i in known; i++) if (known[i] in seen) { sorted[++k] = known[i]; placed[known[i]] = 1 }
     for (i = 1; i <= nm; i++) if (!(order[i] in placed)) sorted[++k] = order[i]
     for (i = 1; i <= nm; i++) order[i] = sorted[i]
     print "Machine: " machine "; " date "; " mode "; " runs " run(s) per side, alternated; " sides "."
-    print "Figures: median (min-max) over runs; each run is itself a median over batches."
+    print "Figures: median (min-max) over runs; each run is itself a median over batches; times are CPU time of the measuring thread."
     print ""
     print "| benchmark | unit | native | rustasync | ratio rustasync/native |"
     print "| --- | --- | --- | --- | --- |"
@@ -304,10 +357,16 @@ END {
         if (m !~ /^context_switch/) continue
         if (!nf++) {
             print ""
-            print "| floor the library builds on | unit | median (min-max) |"
-            print "| --- | --- | --- |"
+            print "| floor the library builds on | unit | median (min-max) | rustasync row / floor |"
+            print "| --- | --- | --- | --- |"
         }
-        printf "| %s | %s | %s |\n", label(m), unit[m], cell("floor" SUBSEP m)
+        f = cell("floor" SUBSEP m); fm = MED
+        # The library row each floor stands under.
+        lib = (m == "context_switch" || m == "context_switch_in_calls") ? "pause_resume" : (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
+              (m == "context_switch_shuffled") ? "shuffled_resume" : ""
+        over = "-"
+        if (lib != "") { cell("rustasync" SUBSEP lib); if (MED != "" && fm != "" && fm > 0) over = sprintf("%.2f", MED / fm) }
+        printf "| %s | %s | %s | %s |\n", label(m), unit[m], f, over
     }
 }' "$RAW" >"$TABLE"
 
@@ -327,6 +386,7 @@ END {
 }' "$TABLE"
 echo
 echo "(markdown: $TABLE; raw figures: $RAW; program output: $LOG)"
+[ -s "$OUT/budget.txt" ] && echo "(instruction budget by step: $OUT/budget.txt)"
 
 if [ "$failures" -gt 0 ]; then
     say "$failures run(s) failed"

@@ -13,8 +13,10 @@
 #   c-tests/run-checked.sh sanitize BUILD_DIR LIBDIR
 #       the tests built with -fsanitize=address,undefined (the library is
 #       built normally and finds ASan's fibre annotations at run time);
-#       any report fails the run. ASan's own SIGSEGV handler is turned off
-#       so the stack-overflow test sees the library's diagnostic.
+#       any report fails the run. ASan's own SIGSEGV and SIGBUS handlers
+#       are turned off so the stack-overflow tests see the library's
+#       diagnostic (it installs its handler only where both are SIG_DFL)
+#       and the signal tests see the default actions.
 set -uo pipefail
 mode=${1:?valgrind or sanitize}
 build=${2:?build dir}
@@ -35,7 +37,7 @@ valgrind)
     ;;
 sanitize)
     checker_cflags=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-    export ASAN_OPTIONS=handle_segv=0:detect_leaks=1:detect_stack_use_after_return=1:abort_on_error=0
+    export ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1:detect_stack_use_after_return=1:abort_on_error=0
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     runner=()
     bad_output='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ASan'

@@ -140,12 +140,12 @@ run nobody:setuid-overflow setuid overflow "${hostile[@]}"
 run root:setuid-overflow setuid overflow RUSTASYNC_STACK_SIZE=128K
 expect_of "nobody:setuid-overflow" "killed by SIGSEGV" "$(cat "$build/nobody:setuid-overflow.status")" 139
 expect_of "nobody:setuid-overflow" "fatal line without an address" \
-    "$(grep -c '^rustasync: fatal: job stack overflow (in the guard page below a 65536-byte job stack)' \
+    "$(grep -c '^rustasync: fatal: job stack overflow (in the guard zone below a 65536-byte job stack)' \
         "$build/nobody:setuid-overflow.err")" 1
 expect_of "nobody:setuid-overflow" "no other rustasync: line" "$(grep -c 'rustasync:' "$build/nobody:setuid-overflow.err")" 1
 expect_of "root:setuid-overflow" "killed by SIGSEGV" "$(cat "$build/root:setuid-overflow.status")" 139
 expect_of "root:setuid-overflow" "fatal line with the fault address" \
-    "$(grep -c '^rustasync: fatal: job stack overflow (fault at 0x[0-9a-f]* in the guard page below a 131072-byte' \
+    "$(grep -c '^rustasync: fatal: job stack overflow (fault at 0x[0-9a-f]* in the guard zone below a 131072-byte' \
         "$build/root:setuid-overflow.err")" 1
 
 # The live-figures file (RUSTASYNC_STATS=live): a privileged program makes

@@ -1,11 +1,15 @@
 /* rustasync-only */
 /*
- * A job that overflows its stack hits the guard page below it and the
+ * A job that overflows its stack hits the guard zone below it and the
  * process dies of SIGSEGV with a one-line diagnostic naming the cause, the
- * stack size and RUSTASYNC_STACK_SIZE — also when the program installed its
- * own SIGSEGV handler (before the library's first use), which is still
- * called. Faults that are not job stack overflows reach the program's
- * handler untouched. Each case runs in a child process.
+ * stack size and RUSTASYNC_STACK_SIZE — when SIGSEGV and SIGBUS were still
+ * at their default action when the library was first used. A program that
+ * handles SIGSEGV keeps it: the library installs nothing, the overflow
+ * meets the program's own handling (with no signal stack: death by SIGSEGV,
+ * no line; with its own signal stack: its handler). RUSTASYNC_FAULT_HANDLER=0
+ * keeps the handler and its signal stacks out. Faults that are not job
+ * stack overflows reach the program's handler untouched. Each case runs in
+ * a child process.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -73,7 +77,15 @@ static void install_program_handler(int siginfo)
 
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
-    if (siginfo) {
+    if (siginfo == 2) {
+        static char own[64 * 1024];
+        stack_t mine = { .ss_sp = own, .ss_size = sizeof(own), .ss_flags = 0 };
+
+        if (sigaltstack(&mine, NULL) != 0)
+            _exit(6);
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sa.sa_sigaction = siginfo_handler;
+    } else if (siginfo) {
         sa.sa_flags = SA_SIGINFO;
         sa.sa_sigaction = siginfo_handler;
     } else {
@@ -114,6 +126,27 @@ static int child_mode(const char *mode)
     } else if (strcmp(mode, "overflow-plain") == 0) {
         install_program_handler(0);
         run_overflow();
+    } else if (strcmp(mode, "overflow-own-altstack") == 0) {
+        install_program_handler(2);
+        run_overflow();
+    } else if (strcmp(mode, "handler-state") == 0) {
+        /* Prints whether the library installed its handler and gave this
+         * thread a signal stack. */
+        struct sigaction now;
+        stack_t before, alt;
+        ASYNC_JOB *job = NULL;
+        int ret = 0;
+
+        /* (A sanitizer may have given the thread a signal stack already.) */
+        sigaltstack(NULL, &before);
+        while (ASYNC_start_job(&job, NULL, &ret, deep_but_fitting_job, NULL, 0) == ASYNC_PAUSE)
+            ;
+        sigaction(SIGSEGV, NULL, &now);
+        sigaltstack(NULL, &alt);
+        say(now.sa_handler == SIG_DFL ? "SIGSEGV: default\n" : "SIGSEGV: handled\n");
+        say(alt.ss_sp == before.ss_sp && alt.ss_flags == before.ss_flags ? "altstack: unchanged\n"
+                                                                       : "altstack: added\n");
+        return 0;
     } else if (strcmp(mode, "overflow-thread") == 0) {
         pthread_t t;
         pthread_create(&t, NULL, overflow_thread, NULL);
@@ -152,6 +185,7 @@ int main(int argc, char **argv)
 {
     static const char *const size_128k[] = { "RUSTASYNC_STACK_SIZE=128K", NULL };
     static const char *const mprotect_guards[] = { "RUSTASYNC_GUARD=mprotect", NULL };
+    static const char *const fault_handler_off[] = { "RUSTASYNC_FAULT_HANDLER=0", NULL };
     struct child c;
 
     self_path = argv[0];
@@ -162,17 +196,38 @@ int main(int argc, char **argv)
     expect_overflow("overflow", size_128k, "below a 131072-byte job stack", NULL);
     expect_overflow("overflow", mprotect_guards, "below a 65536-byte job stack", NULL);
     expect_overflow("overflow-thread", NULL, "below a 65536-byte job stack", NULL);
-    expect_overflow("overflow-siginfo", NULL, "65536", "program SA_SIGINFO handler called");
-    expect_overflow("overflow-plain", NULL, "65536", "program plain handler called");
 
-    /* The diagnostic comes before the program's handler runs, on one line. */
-    run_self("overflow-siginfo", NULL, &c);
+    /* The program handles SIGSEGV itself: nothing of ours, its handling. */
     {
-        const char *diag = strstr(c.err, "rustasync: fatal:");
-        const char *handler = strstr(c.err, "program SA_SIGINFO");
-        CHECK(diag != NULL && handler != NULL && diag < handler);
-        CHECK(diag != NULL && strchr(diag, '\n') != NULL && strchr(diag, '\n') < handler);
+        static const char *const handled[] = { "overflow-siginfo", "overflow-plain" };
+        for (size_t i = 0; i < 2; i++) {
+            run_self(handled[i], NULL, &c);
+            printf("%s:\n", handled[i]);
+            CHECK(killed_by(&c, SIGSEGV));
+            CHECK(strstr(c.err, "rustasync") == NULL);
+            CHECK(strstr(c.err, "handler called") == NULL); /* no stack to run it on */
+            if (test_failures)
+                show_child(handled[i], &c);
+        }
     }
+    run_self("overflow-own-altstack", NULL, &c);
+    printf("overflow-own-altstack:\n");
+    CHECK(killed_by(&c, SIGSEGV));
+    CHECK(strstr(c.err, "program SA_SIGINFO handler called") != NULL);
+    CHECK(strstr(c.err, "rustasync") == NULL);
+
+    /* RUSTASYNC_FAULT_HANDLER=0: no handler, no signal stack, no line. */
+    run_self("overflow", fault_handler_off, &c);
+    printf("overflow with RUSTASYNC_FAULT_HANDLER=0:\n");
+    CHECK(killed_by(&c, SIGSEGV));
+    CHECK(strstr(c.err, "rustasync") == NULL);
+    run_self("handler-state", fault_handler_off, &c);
+    CHECK(exited_ok(&c) && strstr(c.err, "SIGSEGV: default") != NULL && strstr(c.err, "altstack: unchanged") != NULL);
+    run_self("handler-state", NULL, &c);
+    CHECK(exited_ok(&c) && strstr(c.err, "SIGSEGV: handled") != NULL
+          && (strstr(c.err, "altstack: added") != NULL || getenv("ASAN_OPTIONS") != NULL));
+    if (test_failures)
+        show_child("handler-state", &c);
 
     /* Any other fault: the program's handler, no diagnostic, still SIGSEGV. */
     run_self("fault-elsewhere", NULL, &c);

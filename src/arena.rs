@@ -5,7 +5,8 @@
 //! arena costs two memory mappings however many jobs exist.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::lock::{ForkHold, Lock};
 
 use crate::log::{self, Level};
 
@@ -24,13 +25,13 @@ const COMMIT_STEP: usize = 1 << 21;
 pub struct Arena<T> {
     base: AtomicUsize,
     committed: AtomicUsize,
-    state: Mutex<ArenaState>,
+    state: Lock<ArenaState>,
     marker: std::marker::PhantomData<fn() -> T>,
 }
 
 /// The arena's lock, held while the process forks.
 pub struct ArenaForkLock<'a> {
-    _guard: MutexGuard<'a, ArenaState>,
+    _hold: ForkHold<'a, ArenaState>,
 }
 
 struct ArenaState {
@@ -49,7 +50,7 @@ impl<T> Arena<T> {
         Arena {
             base: AtomicUsize::new(0),
             committed: AtomicUsize::new(0),
-            state: Mutex::new(ArenaState {
+            state: Lock::new(ArenaState {
                 reserved: 0,
                 bump: 0,
                 free: Vec::new(),
@@ -81,7 +82,7 @@ impl<T> Arena<T> {
     /// A slot for a new `T`, zero-filled or as its last user left it; `None`
     /// when address space or the reservation is exhausted.
     pub fn allocate(&self) -> Option<*mut T> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock();
         if let Some(offset) = state.free.pop() {
             let page = offset / crate::stack::page_size();
             if let Some(bits) = state.discarded.get_mut(page / 64) {
@@ -128,7 +129,7 @@ impl<T> Arena<T> {
 
     /// Returns a slot for reuse. The caller has already marked it free.
     pub fn release(&self, p: *mut T) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock();
         let offset = p as usize - self.base.load(Ordering::Relaxed);
         if state.free.try_reserve(1).is_ok() {
             state.free.push(offset);
@@ -144,7 +145,7 @@ impl<T> Arena<T> {
         if per_page == 0 {
             return;
         }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock();
         let pages = state.bump.div_ceil(page);
         let mut free_in_page = vec![0usize; pages];
         for &offset in &state.free {
@@ -180,7 +181,7 @@ impl<T> Arena<T> {
     /// Holds the arena's lock across `fork()` (see `before_fork` in `pool`).
     pub fn lock_for_fork(&self) -> ArenaForkLock<'_> {
         ArenaForkLock {
-            _guard: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            _hold: self.state.hold_for_fork(),
         }
     }
 

@@ -103,6 +103,9 @@ pub struct Config {
     pub stats: Stats,
     /// `RUSTASYNC_STATS_DIR`: where the live-figures file goes.
     pub stats_dir: Option<CString>,
+    /// `RUSTASYNC_FAULT_HANDLER=0` keeps the library's fault handler (and
+    /// its signal stacks) out of the process entirely.
+    pub fault_handler: bool,
     /// Idle-list changes between looks for idle jobs to give back (see
     /// `trim`); 0 = never.
     pub trim_period: usize,
@@ -120,6 +123,7 @@ pub fn get() -> &'static Config {
         let stats = read(c"RUSTASYNC_STATS", parse_stats);
         let stats_dir = read(c"RUSTASYNC_STATS_DIR", parse_stats_dir);
         let trim = read(c"RUSTASYNC_TRIM", parse_trim);
+        let fault_handler = read(c"RUSTASYNC_FAULT_HANDLER", parse_fault_handler);
         let warnings = [
             stack.warning,
             guard.warning,
@@ -127,6 +131,7 @@ pub fn get() -> &'static Config {
             stats.warning,
             stats_dir.warning,
             trim.warning,
+            fault_handler.warning,
         ]
         .into_iter()
         .flatten()
@@ -138,6 +143,7 @@ pub fn get() -> &'static Config {
             stats: stats.value,
             stats_dir: stats_dir.value,
             trim_period: trim.value,
+            fault_handler: fault_handler.value,
             warnings,
         }
     })
@@ -322,6 +328,27 @@ pub fn parse_trim(value: Option<&[u8]>) -> Parsed<usize> {
     }
 }
 
+/// `RUSTASYNC_FAULT_HANDLER`: on unless `0`, `off`, `no` or `false` (any
+/// case); unset, empty, `1`, `on`, `yes`, `true` are on; anything else is
+/// on, with a warning.
+pub fn parse_fault_handler(value: Option<&[u8]>) -> Parsed<bool> {
+    let Some(text) = value else {
+        return Parsed::exact(true);
+    };
+    let word = text.trim_ascii();
+    let any = |names: &[&[u8]]| names.iter().any(|name| word.eq_ignore_ascii_case(name));
+    if any(&[b"", b"1", b"on", b"yes", b"true"]) {
+        Parsed::exact(true)
+    } else if any(&[b"0", b"off", b"no", b"false"]) {
+        Parsed::exact(false)
+    } else {
+        Parsed {
+            value: true,
+            warning: Some(format!("RUSTASYNC_FAULT_HANDLER={} is not 0 or 1; using 1", echo(text))),
+        }
+    }
+}
+
 /// ASCII digits as a `usize`; `None` for anything else, or past `usize`.
 fn parse_count(digits: &[u8]) -> Option<usize> {
     if digits.is_empty() {
@@ -405,6 +432,16 @@ mod tests {
         assert_eq!(parse_stats(Some(b"1")).value, Stats::Report);
         assert_eq!(parse_stats(Some(b"\xff")).value, Stats::Report);
         assert_eq!(parse_stats(Some(b"Live\n")).value, Stats::Live);
+    }
+
+    #[test]
+    fn fault_handler_switch_parses() {
+        assert_eq!(parse_fault_handler(None), Parsed::exact(true));
+        assert_eq!(parse_fault_handler(Some(b"1")), Parsed::exact(true));
+        assert_eq!(parse_fault_handler(Some(b"0")), Parsed::exact(false));
+        assert_eq!(parse_fault_handler(Some(b" OFF ")), Parsed::exact(false));
+        let maybe = parse_fault_handler(Some(b"maybe"));
+        assert!(maybe.value && maybe.warning.is_some());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::log::{self, Level};
 use crate::openssl;
 use crate::pool::{Failure, Started, ThreadState};
 use crate::stack;
-use crate::wait_ctx::WaitCtx;
+use crate::wait_ctx::{self, WaitCtx};
 
 /// A job: an opaque handle owned by the library.
 pub struct async_job_st {
@@ -212,9 +212,17 @@ pub unsafe extern "C" fn ASYNC_start_job(
 /// blocked, returns 1 at once.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_pause_job() -> c_int {
-    boundary(c"ASYNC_pause_job", 0, || {
-        if let Some(thread) = ThreadState::current_thread() {
-            thread.pause_current();
+    const NAME: &CStr = c"ASYNC_pause_job";
+    boundary(NAME, 0, || {
+        if let Some(thread) = ThreadState::current_thread()
+            && !thread.pause_current()
+        {
+            report(
+                NAME,
+                openssl::ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED,
+                "called off the current job's stack (was the job left with longjmp?); the job is abandoned",
+            );
+            return 0;
         }
         1
     })
@@ -303,20 +311,28 @@ pub extern "C" fn ASYNC_WAIT_CTX_new() -> *mut ASYNC_WAIT_CTX {
 }
 
 /// Frees `ctx`, first calling the cleanup function of every fd still
-/// registered. NULL is ignored.
+/// registered, newest first, with the context intact around each call (as
+/// OpenSSL does). NULL is ignored. A job still using the context (paused)
+/// goes on without one.
 ///
 /// # Safety
-/// `ctx` must be NULL or a live wait context no job still uses.
+/// `ctx` must be NULL or a live wait context.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ASYNC_WAIT_CTX_free(ctx: *mut ASYNC_WAIT_CTX) {
     boundary(c"ASYNC_WAIT_CTX_free", (), || {
         let Some(state) = wait_ctx(ctx) else {
             return;
         };
-        for (cleanup, key, fd, data) in state.take_cleanups() {
+        state.begin_teardown();
+        // Each turn takes the context afresh: a cleanup may call back into
+        // the API with it.
+        while let Some((cleanup, key, fd, data)) = wait_ctx(ctx).and_then(WaitCtx::next_cleanup) {
             // SAFETY: the program registered `cleanup` for this fd; the
             // context stays allocated until every cleanup has run.
-            unsafe { cleanup(ctx, key, fd, data) };
+            unsafe { cleanup(ctx.cast(), key, fd, data) };
+            if let Some(state) = wait_ctx(ctx) {
+                state.cleanup_done();
+            }
         }
         // SAFETY: allocated by ASYNC_WAIT_CTX_new with WaitCtx's layout.
         drop(unsafe { Box::from_raw(ctx.cast::<WaitCtx>()) });
@@ -345,6 +361,9 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_wait_fd(
             0
         }
         Some(state) => {
+            // SAFETY: the same function type up to the name of the context
+            // pointer's pointee (WaitCtx is what an ASYNC_WAIT_CTX points to).
+            let cleanup = cleanup.map(|f| unsafe { std::mem::transmute::<_, wait_ctx::CleanupFn>(f) });
             if state.set_wait_fd(key, fd, custom_data, cleanup) {
                 1
             } else {
@@ -633,21 +652,5 @@ pub unsafe extern "C" fn ASYNC_get_mem_functions(
                 *free_fn = Some(free);
             }
         }
-    })
-}
-
-/// Not part of `<openssl/async.h>` (and left out of the header): a
-/// pass-through for libcrypto's function of the same name, so the library
-/// learns when a program first changes a thread's default library context.
-/// Until then job switches skip the default-context swap that OpenSSL does
-/// on every switch, which would change nothing; see `openssl.rs`.
-///
-/// # Safety
-/// As for libcrypto's `OSSL_LIB_CTX_set0_default`: `libctx` is NULL or a
-/// live library context.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn OSSL_LIB_CTX_set0_default(libctx: *mut c_void) -> *mut c_void {
-    boundary(c"OSSL_LIB_CTX_set0_default", ptr::null_mut(), || {
-        openssl::set0_default_passthrough(libctx)
     })
 }

@@ -2,6 +2,18 @@
 //! crate. A switch saves the callee-saved registers and the floating-point
 //! control words and jumps; no system call, no signal-mask change.
 //!
+//! fcontext gives each context its own floating-point environment (it
+//! restores the target's MXCSR and x87 control word), but with OpenSSL the
+//! environment belongs to the thread: a job sees the rounding mode its
+//! caller set, and the caller sees the exception flags the job raised. So
+//! every switch first stores the current MXCSR and x87 control word into
+//! the target's save area (`carry_fp_env`), and fcontext's own restore then
+//! loads the switching side's values: two stores, no extra load. The one
+//! exception is OpenSSL's too: the first entry into a fresh fibre. OpenSSL
+//! enters it with `setcontext` on the `getcontext` made when the job was
+//! created, so a job made ahead of time by `ASYNC_init_thread` starts with
+//! the environment the thread had then; `make_fcontext` captured the same.
+//!
 //! Every switch is announced to AddressSanitizer when the program runs under
 //! it (see `sanitizer`); otherwise that costs a load and a branch.
 
@@ -31,6 +43,31 @@ impl Yield {
 
     fn decode(data: usize) -> Yield {
         if data == 1 { Yield::Paused } else { Yield::Finished }
+    }
+}
+
+/// Makes the suspended context `target` resume with the calling thread's
+/// floating-point environment instead of the one it was suspended with.
+///
+/// # Safety
+/// `target` must be a suspended fcontext (from `make_fcontext` or a jump),
+/// whose save area begins with MXCSR (4 bytes) and the x87 control word.
+#[inline(always)]
+unsafe fn carry_fp_env(target: &Context) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const _: () = assert!(size_of::<Context>() == size_of::<*mut u8>());
+        // SAFETY: `Context` is a repr(C) wrapper of the pointer to the save
+        // area, which is writable memory on the suspended stack.
+        unsafe {
+            let area = *std::ptr::from_ref(target).cast::<*mut u8>();
+            std::arch::asm!(
+                "stmxcsr [{area}]",
+                "fnstcw [{area} + 4]",
+                area = in(reg) area,
+                options(nostack, preserves_flags)
+            );
+        }
     }
 }
 
@@ -65,23 +102,36 @@ impl Suspended {
         self.0.set(Some(context));
     }
 
-    /// Switches into the job held here, whose stack is `stack`, passing it
-    /// `data`; returns when the job yields, having stored the job's new
-    /// suspension point here.
+    /// Switches into the job held here, passing it `data`; returns when the
+    /// job yields, having stored the job's new suspension point here.
+    /// `fresh` says the context was never entered (made by `on_stack`): it
+    /// then starts with the floating-point environment it was made with.
+    /// `watched` is the job's stack when AddressSanitizer follows the
+    /// switches, and None otherwise (so that the common case does not read
+    /// where the stack is).
     ///
     /// # Safety
     /// The held context must be live (its stack mapped) and not running.
-    pub unsafe fn enter(&self, data: usize, stack: &Stack) -> Yield {
+    pub unsafe fn enter(&self, data: usize, fresh: bool, watched: Option<&Stack>) -> Yield {
         let Some(target) = self.0.take() else {
-            // An empty side means the job is running already; the caller
-            // checked the job's state, so this is unreachable in practice.
+            // Only a context that was never stored leaves the side empty;
+            // callers enter idle or paused jobs only, which always have one.
             return Yield::Finished;
         };
         let mut fake_stack = std::ptr::null_mut();
-        sanitizer::start_switch_into(&mut fake_stack, stack.bottom(), stack.size());
+        if let Some(stack) = watched {
+            sanitizer::start_switch_into(&mut fake_stack, stack.bottom(), stack.size());
+        }
         // SAFETY: the caller guarantees the target is a suspended, live context.
-        let transfer = unsafe { target.resume(data) };
-        sanitizer::finish_switch_back(fake_stack);
+        let transfer = unsafe {
+            if !fresh {
+                carry_fp_env(&target);
+            }
+            target.resume(data)
+        };
+        if watched.is_some() {
+            sanitizer::finish_switch_back(fake_stack);
+        }
         self.0.set(Some(transfer.context));
         Yield::decode(transfer.data)
     }
@@ -102,7 +152,10 @@ impl Suspended {
         }
         // SAFETY: the caller guarantees we are on the job's stack and the
         // target is the suspended code that entered it.
-        let transfer = unsafe { target.resume(why.encode()) };
+        let transfer = unsafe {
+            carry_fp_env(&target);
+            target.resume(why.encode())
+        };
         if let Some(notes) = notes {
             sanitizer::arrived(notes);
         }

@@ -9,6 +9,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
 
 use context::Transfer;
 
@@ -20,7 +21,7 @@ use crate::pool::ThreadState;
 use crate::sanitizer::{self, FibreNotes};
 use crate::stack::{self, Stack, StackSide};
 use crate::stats;
-use crate::wait_ctx::{Resync, WaitCtx};
+use crate::wait_ctx::{Attachment, WaitCtx};
 
 /// The function a job runs: `int (*func)(void *)`.
 pub type JobFn = unsafe extern "C" fn(*mut c_void) -> c_int;
@@ -48,21 +49,38 @@ struct InlineArgs([u8; INLINE_ARGS]);
 /// Fields are ordered by use: everything a pause or resume touches sits in
 /// the first cache line, so resuming thousands of jobs in random order costs
 /// one line of the control block each.
+///
+/// A job belongs to the thread that created it, and only that thread
+/// touches its fields — except `state` and `owner`, which any thread may
+/// read to check a handle it was given (see `from_handle`): those two are
+/// atomics, accessed with `Relaxed` ordering (a check needs no ordering
+/// with anything else, only a value that is not torn; on x86-64 the loads
+/// and stores are plain moves).
 #[repr(C, align(64))]
 pub struct Job {
-    state: Cell<State>,
-    owner: Cell<*const ThreadState>,
+    state: AtomicU8,
+    /// The fibre was never entered (it starts with the floating-point
+    /// environment it was made with, as OpenSSL's fresh context does). Here
+    /// rather than found from the stack's address, which sits in the
+    /// second cache line.
+    fresh: Cell<bool>,
+    /// The usable size of the stack, for `on_own_stack` (`u32::MAX`: too
+    /// large to hold here, ask `stack`).
+    stack_span: Cell<u32>,
+    owner: AtomicPtr<ThreadState>,
     /// The job that was current when this one was entered.
     parent: Cell<*mut Job>,
-    /// Where the job stopped, while it is not running.
-    fibre: Suspended,
-    /// Where to go when the job pauses or finishes, while it is running.
-    resumer: Suspended,
-    wait_ctx: Cell<*mut WaitCtx>,
-    /// Whether the wait context's counts need resetting at the next resume.
-    resync: Cell<Resync>,
+    /// The side of the switch that is not running: where the job stopped
+    /// while it is not running, and where to go when it pauses or finishes
+    /// while it is. The two never exist at once, so they share one word.
+    other_side: Suspended,
     /// The default library context the job last ran with.
     libctx: Cell<LibCtx>,
+    /// The top of the stack (a copy of `stack`'s, kept in the first line).
+    stack_top: Cell<usize>,
+    /// The wait context the job was started with; its first 16 bytes (the
+    /// context and its resync flag, read at every pause) end the first line.
+    wait: Attachment,
     func: Cell<Option<JobFn>>,
     args: Cell<*mut c_void>,
     ret: Cell<c_int>,
@@ -76,7 +94,31 @@ pub struct Job {
     inline_args: UnsafeCell<InlineArgs>,
 }
 
+/// Every job's control block. The arena is `Sync` (its slots are handed
+/// out under a lock), so any thread may look at any slot through
+/// `from_handle`; what keeps that sound is that other threads read only a
+/// job's atomic `state` and `owner`, never its thread-owned fields.
 pub static JOBS: Arena<Job> = Arena::new();
+
+/// Set once anything follows job switches: `RUSTASYNC_LOG=trace`, the stack
+/// depth `RUSTASYNC_STATS` records at each pause, or AddressSanitizer. All
+/// three are settled when a thread first uses the library, before it runs a
+/// job (`settle_watchers`), so a switch that nothing watches costs this one
+/// test instead of one per watcher.
+static WATCHED: AtomicBool = AtomicBool::new(false);
+
+/// Called when a thread first uses the library, once the sanitizer has been
+/// looked for.
+pub fn settle_watchers() {
+    if log::enabled(Level::Trace) || stats::depth_at_pause() || sanitizer::active() {
+        WATCHED.store(true, Ordering::Relaxed);
+    }
+}
+
+#[inline(always)]
+fn watched() -> bool {
+    WATCHED.load(Ordering::Relaxed)
+}
 
 /// Byte offsets of what a debugger reads in a control block (see
 /// `introspect`): state, owning thread, wait context, the fibre's saved
@@ -85,24 +127,28 @@ pub static JOBS: Arena<Job> = Arena::new();
 pub const DEBUG_OFFSETS: [usize; 7] = [
     std::mem::offset_of!(Job, state),
     std::mem::offset_of!(Job, owner),
-    std::mem::offset_of!(Job, wait_ctx),
-    std::mem::offset_of!(Job, fibre) + crate::fibre::SAVED_CONTEXT_OFFSET,
+    std::mem::offset_of!(Job, wait) + crate::wait_ctx::ATTACHMENT_CTX_OFFSET,
+    std::mem::offset_of!(Job, other_side) + crate::fibre::SAVED_CONTEXT_OFFSET,
     std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.0,
     std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.1,
-    std::mem::offset_of!(Job, resumer) + crate::fibre::SAVED_CONTEXT_OFFSET,
+    // The same word: a job's two suspended sides never exist at once.
+    std::mem::offset_of!(Job, other_side) + crate::fibre::SAVED_CONTEXT_OFFSET,
 ];
 
 // Sixteen control blocks per page: keep the block within 256 bytes.
 const _: () = assert!(size_of::<Job>() <= 256);
-const _: () = assert!(std::mem::offset_of!(Job, libctx) + size_of::<LibCtx>() <= 64);
+const _: () = assert!(std::mem::offset_of!(Job, wait) + 16 <= 64);
 
 impl Job {
     /// A handle from C, if it is the address of one of our control blocks.
-    /// The block may be free; callers check `state`.
+    /// The block may be free; callers check `state`, and `owner` before
+    /// anything else: a job of another thread may be read only through those
+    /// two atomics.
     pub fn from_handle<'a>(handle: *mut Job) -> Option<&'a Job> {
         // SAFETY: arena slots stay mapped and initialised for the life of the
-        // process, and every field is a Cell, so a shared reference is sound
-        // even to a slot another call is changing on this thread.
+        // process, and every field has interior mutability, so a shared
+        // reference is sound even to a slot another call is changing on this
+        // thread; other threads read only the atomic `state` and `owner`.
         JOBS.contains(handle).then(|| unsafe { &*handle })
     }
 
@@ -111,15 +157,24 @@ impl Job {
     }
 
     pub fn state(&self) -> State {
-        self.state.get()
+        match self.state.load(Ordering::Relaxed) {
+            1 => State::Idle,
+            2 => State::Running,
+            3 => State::Paused,
+            _ => State::Free,
+        }
+    }
+
+    fn set_state(&self, state: State) {
+        self.state.store(state as u8, Ordering::Relaxed);
     }
 
     pub fn owner(&self) -> *const ThreadState {
-        self.owner.get()
+        self.owner.load(Ordering::Relaxed)
     }
 
     pub fn wait_ctx(&self) -> *mut WaitCtx {
-        self.wait_ctx.get()
+        self.wait.ctx()
     }
 
     pub fn is_uncounted(&self) -> bool {
@@ -149,22 +204,24 @@ impl Job {
         // SAFETY: the stack is ours until `destroy` releases it, after the
         // fibre on it can no longer run; `job_entry` never returns.
         let fibre = unsafe { Suspended::on_stack(&stack, job_entry) };
+        let span = u32::try_from(stack.size()).unwrap_or(u32::MAX);
         let job = Job {
             inline_args: UnsafeCell::new(InlineArgs([0; INLINE_ARGS])),
-            state: Cell::new(State::Idle),
+            state: AtomicU8::new(State::Idle as u8),
+            fresh: Cell::new(true),
+            stack_span: Cell::new(span),
+            stack_top: Cell::new(stack.top() as usize),
             uncounted: Cell::new(false),
             args_on_heap: Cell::new(false),
             ret: Cell::new(0),
-            owner: Cell::new(owner),
+            owner: AtomicPtr::new(ptr::from_ref(owner).cast_mut()),
             owned_at: Cell::new(usize::MAX),
             parent: Cell::new(ptr::null_mut()),
             func: Cell::new(None),
             args: Cell::new(ptr::null_mut()),
-            wait_ctx: Cell::new(ptr::null_mut()),
-            resync: Cell::new(Resync::Clean),
+            wait: Attachment::default(),
             libctx: Cell::new(LibCtx::GLOBAL),
-            fibre,
-            resumer: Suspended::default(),
+            other_side: fibre,
             stack: UnsafeCell::new(Some(stack)),
         };
         // SAFETY: `slot` is an arena slot handed to us alone; writing a whole
@@ -190,8 +247,9 @@ impl Job {
     fn destroy_with(&self, release: fn(Stack)) {
         self.end_fibre_for_sanitizer();
         self.free_args();
-        self.state.set(State::Free);
-        self.owner.set(ptr::null());
+        self.wait.detach();
+        self.set_state(State::Free);
+        self.owner.store(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: the job is not running, so nothing executes on the stack and
         // no other reference to the Option exists during this take.
         if let Some(stack) = unsafe { (*self.stack.get()).take() } {
@@ -207,11 +265,23 @@ impl Job {
         unsafe { &*self.stack.get() }.as_ref().map(Stack::side)
     }
 
+    /// The job's stack when AddressSanitizer follows switches onto it, else
+    /// None without reading the stack field, which sits in the control
+    /// block's second cache line.
+    #[inline]
+    fn stack_for_sanitizer(&self) -> Option<&Stack> {
+        if !watched() || !sanitizer::active() {
+            return None;
+        }
+        // SAFETY: as in `side`.
+        unsafe { &*self.stack.get() }.as_ref()
+    }
+
     /// The job's notes for AddressSanitizer, or None without it (one load
     /// and a branch: this is on every switch).
     #[inline]
     fn notes(&self) -> Option<&FibreNotes> {
-        if !sanitizer::active() {
+        if !watched() || !sanitizer::active() {
             return None;
         }
         self.side().map(|side| &side.notes)
@@ -238,7 +308,7 @@ impl Job {
         // sees `dying` and switches straight back, running nothing else.
         unsafe {
             if let Some(stack) = &*self.stack.get() {
-                self.fibre.enter(0, stack);
+                self.other_side.enter(0, false, Some(stack));
             }
         }
         side.dying.set(false);
@@ -253,7 +323,7 @@ impl Job {
         {
             // SAFETY: on this job's stack; `destroy` entered it and will
             // never enter it again.
-            unsafe { self.resumer.leave_for_good(notes) }
+            unsafe { self.other_side.leave_for_good(notes) }
         }
     }
 
@@ -283,12 +353,10 @@ impl Job {
         }
         self.args.set(copy);
         self.func.set(Some(func));
-        self.wait_ctx.set(wait_ctx);
-        // SAFETY: a non-null wait context is live for the whole job (the
-        // caller's contract with ASYNC_start_job).
-        if let Some(ctx) = unsafe { wait_ctx.as_mut() } {
-            ctx.attach(&self.resync);
-        }
+        // SAFETY: a non-null wait context is live when the job starts (the
+        // caller's contract with ASYNC_start_job); the attachment lives in
+        // the arena and detaches before the job is freed.
+        unsafe { self.wait.attach(wait_ctx) };
         self.ret.set(0);
         true
     }
@@ -305,12 +373,9 @@ impl Job {
     /// Clears what a finished run left behind and returns its result.
     pub fn finish(&self) -> c_int {
         self.free_args();
-        // SAFETY: as in `prepare`.
-        if let Some(ctx) = unsafe { self.wait_ctx.replace(ptr::null_mut()).as_mut() } {
-            ctx.detach(&self.resync);
-        }
+        self.wait.detach();
         self.func.set(None);
-        self.state.set(State::Idle);
+        self.set_state(State::Idle);
         self.ret.get()
     }
 
@@ -319,15 +384,15 @@ impl Job {
     /// with the context it last had (a new job with its starter's), and the
     /// starter gets its own back afterwards.
     pub fn enter(&self, thread: &ThreadState) -> Yield {
-        let is_new = self.state.get() == State::Idle;
+        let is_new = self.state() == State::Idle;
         let starter_ctx = openssl::current_default();
         if !is_new {
             openssl::ensure_default(starter_ctx, self.libctx.get());
         }
         self.parent.set(thread.current());
         thread.set_current(self.as_handle());
-        self.state.set(State::Running);
-        if log::enabled(Level::Trace) {
+        self.set_state(State::Running);
+        if watched() && log::enabled(Level::Trace) {
             let what = if is_new { "start" } else { "resume" };
             log::emit(Level::Trace, format_args!("{what} job {:p}", self));
         }
@@ -335,10 +400,11 @@ impl Job {
         // fibre holds a live suspended context on its mapped stack, which no
         // one else touches while it runs.
         let outcome = unsafe {
-            match &*self.stack.get() {
-                Some(stack) => self.fibre.enter(self as *const Job as usize, stack),
-                None => Yield::Finished,
-            }
+            self.other_side.enter(
+                self as *const Job as usize,
+                self.fresh.replace(false),
+                self.stack_for_sanitizer(),
+            )
         };
         thread.set_current(self.parent.replace(ptr::null_mut()));
         let job_ctx = openssl::current_default();
@@ -350,28 +416,47 @@ impl Job {
     /// Called on the job's own stack by `ASYNC_pause_job`: hands control back
     /// to whoever entered the job, and returns once the job is resumed.
     pub fn pause(&self) {
-        self.state.set(State::Paused);
-        if stats::depth_at_pause() {
-            self.note_depth_at_pause();
-        }
-        if log::enabled(Level::Trace) {
-            log::emit(Level::Trace, format_args!("pause job {:p}", self));
+        self.set_state(State::Paused);
+        if watched() {
+            if stats::depth_at_pause() {
+                self.note_depth_at_pause();
+            }
+            if log::enabled(Level::Trace) {
+                log::emit(Level::Trace, format_args!("pause job {:p}", self));
+            }
         }
         // SAFETY: this runs on the job's stack while it is running, so the
-        // resumer cell holds the suspended code that entered it.
-        unsafe { self.resumer.leave(Yield::Paused, self.notes()) };
+        // other side holds the suspended code that entered it.
+        unsafe { self.other_side.leave(Yield::Paused, self.notes()) };
         self.check_dying();
-        let resync = self.resync.get();
-        if resync == Resync::Clean {
-            return;
+        self.wait.resync_on_resume();
+    }
+
+    /// Gives up a running job that was left by `longjmp`: it can never
+    /// run again (its fibre's frames were unwound) and stays `Running`, so
+    /// nothing reuses its stack. Returns the job that had entered it.
+    #[cold]
+    pub fn abandon(&self) -> *mut Job {
+        self.wait.detach();
+        self.parent.replace(ptr::null_mut())
+    }
+
+    /// Whether the calling code runs on this job's stack: false once the job
+    /// was left by `longjmp` (it is still the thread's current job, but its
+    /// fibre is gone). A few compares on the control block's first line.
+    #[inline]
+    pub fn on_own_stack(&self) -> bool {
+        let here = 0u8;
+        let sp = ptr::from_ref(&here) as usize;
+        let span = self.stack_span.get();
+        if span != u32::MAX {
+            return (self.stack_top.get() - span as usize..self.stack_top.get()).contains(&sp);
         }
-        // SAFETY: the wait context was given to ASYNC_start_job, and the
-        // caller must keep it alive while the job uses it.
-        if let Some(ctx) = unsafe { self.wait_ctx.get().as_mut() } {
-            ctx.reset_counts();
-        }
-        if resync == Resync::Dirty {
-            self.resync.set(Resync::Clean);
+        // SAFETY: the job is the thread's current one, so its stack Option
+        // changes only on this thread, not during this read.
+        match unsafe { &*self.stack.get() } {
+            Some(stack) => (stack.bottom() as usize..stack.top() as usize).contains(&sp),
+            None => false,
         }
     }
 
@@ -388,7 +473,7 @@ impl Job {
             return;
         };
         // SAFETY: the owner of a running job is this thread's live state.
-        let Some(owner) = (unsafe { self.owner.get().as_ref() }) else {
+        let Some(owner) = (unsafe { self.owner().as_ref() }) else {
             return;
         };
         let depth = top.saturating_sub(sp) as u64;
@@ -427,7 +512,7 @@ impl Job {
             0
         });
         self.ret.set(ret);
-        if log::enabled(Level::Trace) {
+        if watched() && log::enabled(Level::Trace) {
             log::emit(Level::Trace, format_args!("finish job {:p} with {ret}", self));
         }
     }
@@ -443,11 +528,11 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
     if let Some(notes) = job.notes() {
         sanitizer::arrived(notes);
     }
-    job.resumer.store(transfer.context);
+    job.other_side.store(transfer.context);
     loop {
         job.run();
         // SAFETY: running on this job's stack, entered through `enter`.
-        unsafe { job.resumer.leave(Yield::Finished, job.notes()) };
+        unsafe { job.other_side.leave(Yield::Finished, job.notes()) };
         job.check_dying();
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! `ffi` is the C boundary. Behind it: `fibre` (the context switch), `stack`
 //! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
-//! per-thread pool and thread state), `wait_ctx`, `openssl` (run-time
+//! per-thread pool and thread state), `lock` (the mutex the fork handlers
+//! hold), `tls` (the thread-state word), `wait_ctx`, `openssl` (run-time
 //! interop with libcrypto), `config` (the settings, read with
 //! `secure_getenv`) and `files` (files the library creates, safely).
 //! Reliability helpers: `overflow` (the fault handler that names a job stack
@@ -25,6 +26,7 @@ mod introspect;
 mod job;
 mod live;
 pub mod live_format;
+mod lock;
 mod log;
 mod openssl;
 mod overflow;
@@ -32,6 +34,7 @@ mod pool;
 mod sanitizer;
 mod stack;
 mod stats;
+mod tls;
 mod trim;
 mod valgrind;
 mod wait_ctx;

@@ -15,16 +15,27 @@
 //! non-NULL empty argument block as 1.1 does (see docs/openssl-1.1.1.md);
 //! with 3.x, or with no libcrypto at all, the library behaves as 3.x.
 //!
-//! OpenSSL swaps the thread's default `OSSL_LIB_CTX` at every job switch,
-//! which costs two calls into libcrypto per switch. Nearly every program
-//! leaves the default alone, and then every swap is a no-op. So the library
-//! also exports a pass-through `OSSL_LIB_CTX_set0_default` that notes when
-//! anyone first changes a default; until then the swaps are skipped, and
-//! from then on they are done exactly as OpenSSL does.
+//! OpenSSL swaps the thread's default `OSSL_LIB_CTX` at every job switch.
+//! A program may change a default by any path (its own calls, libssl's, or
+//! a pointer from `dlsym` on libcrypto's handle), so nothing short of asking
+//! libcrypto tells whether a swap is needed: each switch reads the current
+//! default once (`OSSL_LIB_CTX_set0_default(NULL)`, which changes nothing)
+//! and writes only when it differs from the one wanted — nearly always it
+//! does not, and then a switch costs one read instead of OpenSSL's write.
+//!
+//! That read need not be a call into libcrypto. OpenSSL 3.0 and 3.1 keep
+//! the thread's default in a thread-specific key of their own (NULL while
+//! the thread uses the global default); when libcrypto is found, the
+//! library finds that key once — it makes a context its default for a
+//! moment and looks for the one key holding it — and from then on reads the
+//! default with `pthread_getspecific`, which gives the same answer, and
+//! writes one, when it must, with `pthread_setspecific`, as libcrypto does.
+//! Where that cannot be established beyond doubt (later OpenSSL keeps its
+//! thread-local values behind one key of its own), switches call libcrypto.
 
 use std::ffi::{CStr, c_char, c_int, c_ulong, c_void};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::log::{self, Level};
 
@@ -44,6 +55,8 @@ type GlobalDefaultFn = unsafe extern "C" fn() -> *mut c_void;
 type ErrNewFn = unsafe extern "C" fn();
 type ErrSetDebugFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char);
 type ErrSetErrorFn = unsafe extern "C" fn(c_int, c_int, *const c_char, ...);
+type LibCtxNewFn = unsafe extern "C" fn() -> *mut c_void;
+type LibCtxFreeFn = unsafe extern "C" fn(*mut c_void);
 type ErrPutErrorFn = unsafe extern "C" fn(c_int, c_int, c_int, *const c_char, c_int);
 type VersionNumFn = unsafe extern "C" fn() -> c_ulong;
 
@@ -51,6 +64,9 @@ type VersionNumFn = unsafe extern "C" fn() -> c_ulong;
 struct Crypto {
     set0_default: SetDefaultFn,
     global_default: *mut c_void,
+    /// The thread-specific key libcrypto keeps each thread's default in,
+    /// when it was found (see the module's documentation).
+    default_key: Option<libc::pthread_key_t>,
     err_new: ErrNewFn,
     err_set_debug: ErrSetDebugFn,
     err_set_error: ErrSetErrorFn,
@@ -58,16 +74,17 @@ struct Crypto {
 
 /// Null until libcrypto 3 is found; then a leaked, immutable `Crypto`.
 static CRYPTO: AtomicPtr<Crypto> = AtomicPtr::new(ptr::null_mut());
+
+/// `Crypto::default_key` and `global_default` once both are known, copied
+/// out so that a switch reads two words: `NO_KEY` until then.
+static DEFAULT_KEY: AtomicUsize = AtomicUsize::new(NO_KEY);
+static GLOBAL_DEFAULT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+const NO_KEY: usize = usize::MAX;
 /// Null unless the process's libcrypto is 1.1; then its `ERR_put_error`.
 static PUT_ERROR_1_1: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 /// The loader's count of objects ever loaded when libcrypto was last looked
 /// for in vain (0: not looked for yet; glibc's count is at least 1).
 static LOOKED_AT: AtomicU64 = AtomicU64::new(0);
-/// libcrypto's own `OSSL_LIB_CTX_set0_default`, behind our pass-through.
-static REAL_SET0_DEFAULT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
-/// Set once any thread has made something other than the global context
-/// its default.
-static DEFAULTS_CHANGED: AtomicBool = AtomicBool::new(false);
 
 /// Looks for libcrypto unless it was found already, or nothing was loaded
 /// since the last look. Called when a thread first uses the library and
@@ -83,6 +100,8 @@ pub fn discover() {
     }
     match resolve() {
         Some(Found::V3(found)) => {
+            let key = found.default_key;
+            let global = found.global_default;
             let leaked = Box::into_raw(Box::new(found));
             if CRYPTO
                 .compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire)
@@ -90,6 +109,11 @@ pub fn discover() {
             {
                 // SAFETY: `leaked` came from Box::into_raw just above and was never shared.
                 drop(unsafe { Box::from_raw(leaked) });
+                return;
+            }
+            if let Some(key) = key {
+                GLOBAL_DEFAULT.store(global, Ordering::Relaxed);
+                DEFAULT_KEY.store(key as usize, Ordering::Release);
             }
         }
         Some(Found::V1_1(put_error)) => {
@@ -186,7 +210,7 @@ fn object_of(address: *mut c_void) -> Option<*mut c_void> {
 }
 
 fn resolve_in(handle: *mut c_void) -> Option<Crypto> {
-    let set0_default = real_set0_default().or_else(|| symbol(handle, c"OSSL_LIB_CTX_set0_default"))?;
+    let set0_default = symbol(handle, c"OSSL_LIB_CTX_set0_default")?;
     let global_default = symbol(handle, c"OSSL_LIB_CTX_get0_global_default")?;
     let err_new = symbol(handle, c"ERR_new")?;
     let err_set_debug = symbol(handle, c"ERR_set_debug")?;
@@ -196,14 +220,59 @@ fn resolve_in(handle: *mut c_void) -> Option<Crypto> {
     // the global default context exists for the life of the process.
     unsafe {
         let global_default = std::mem::transmute::<*mut c_void, GlobalDefaultFn>(global_default)();
+        let set0_default = std::mem::transmute::<*mut c_void, SetDefaultFn>(set0_default);
         Some(Crypto {
-            set0_default: std::mem::transmute::<*mut c_void, SetDefaultFn>(set0_default),
+            set0_default,
             global_default,
+            default_key: find_default_key(handle, set0_default, global_default),
             err_new: std::mem::transmute::<*mut c_void, ErrNewFn>(err_new),
             err_set_debug: std::mem::transmute::<*mut c_void, ErrSetDebugFn>(err_set_debug),
             err_set_error: std::mem::transmute::<*mut c_void, ErrSetErrorFn>(err_set_error),
         })
     }
+}
+
+/// The thread-specific key that holds this thread's default library
+/// context, if exactly one key does. Cold: once per process.
+fn find_default_key(
+    handle: *mut c_void,
+    set0_default: SetDefaultFn,
+    global_default: *mut c_void,
+) -> Option<libc::pthread_key_t> {
+    let new = symbol(handle, c"OSSL_LIB_CTX_new")?;
+    let free = symbol(handle, c"OSSL_LIB_CTX_free")?;
+    // SAFETY: libcrypto's own functions with their documented prototypes.
+    let (new, free) = unsafe {
+        (
+            std::mem::transmute::<*mut c_void, LibCtxNewFn>(new),
+            std::mem::transmute::<*mut c_void, LibCtxFreeFn>(free),
+        )
+    };
+    // What `pthread_getspecific` gives for `key` on this thread.
+    // SAFETY: any key value may be asked; unused keys give NULL.
+    let value = |key: usize| unsafe { libc::pthread_getspecific(key as libc::pthread_key_t) };
+    const KEYS: usize = 1024; // glibc's PTHREAD_KEYS_MAX
+    // SAFETY: a fresh context, freed below once it is no one's default.
+    let probe = unsafe { new() };
+    if probe.is_null() {
+        return None;
+    }
+    // SAFETY: `probe` is a live context; the thread's previous default is
+    // put back before anything else runs on this thread.
+    let previous = unsafe { set0_default(probe) };
+    let holders: Vec<usize> = (0..KEYS).filter(|&key| value(key) == probe).collect();
+    // SAFETY: `previous` was this thread's default a moment ago.
+    unsafe { set0_default(previous) };
+    // SAFETY: no thread has `probe` as its default any more.
+    unsafe { free(probe) };
+    let &[key] = holders.as_slice() else {
+        return None;
+    };
+    // The key must read back the restored default too (NULL stands for the
+    // global one), or it is not the one libcrypto reads.
+    let now = value(key);
+    let restored = if now.is_null() { global_default } else { now };
+    (restored == previous).then_some(key as libc::pthread_key_t)
 }
 
 fn local_libcrypto_handle(soname: &CStr) -> *mut c_void {
@@ -217,41 +286,6 @@ fn symbol(handle: *mut c_void, name: &CStr) -> Option<*mut c_void> {
     // `name` is a C string.
     let found = unsafe { libc::dlsym(handle, name.as_ptr()) };
     (!found.is_null()).then_some(found)
-}
-
-/// libcrypto's `OSSL_LIB_CTX_set0_default`: the next definition after ours
-/// in the lookup order, or the one in a privately opened libcrypto.
-fn real_set0_default() -> Option<*mut c_void> {
-    let cached = REAL_SET0_DEFAULT.load(Ordering::Acquire);
-    if !cached.is_null() {
-        return Some(cached);
-    }
-    let found = symbol(libc::RTLD_NEXT, c"OSSL_LIB_CTX_set0_default").or_else(|| {
-        let handle = local_libcrypto_handle(c"libcrypto.so.3");
-        if handle.is_null() {
-            None
-        } else {
-            symbol(handle, c"OSSL_LIB_CTX_set0_default")
-        }
-    })?;
-    REAL_SET0_DEFAULT.store(found, Ordering::Release);
-    Some(found)
-}
-
-/// Behind the exported `OSSL_LIB_CTX_set0_default`: notes that defaults are
-/// in play, then does what libcrypto's function does.
-pub fn set0_default_passthrough(libctx: *mut c_void) -> *mut c_void {
-    if !libctx.is_null() && !DEFAULTS_CHANGED.swap(true, Ordering::AcqRel) {
-        log::emit(
-            Level::Debug,
-            format_args!("a default OSSL_LIB_CTX was set; jobs now switch default contexts"),
-        );
-    }
-    match real_set0_default() {
-        // SAFETY: libcrypto's own function, called with the caller's argument.
-        Some(real) => unsafe { std::mem::transmute::<*mut c_void, SetDefaultFn>(real)(libctx) },
-        None => ptr::null_mut(),
-    }
 }
 
 #[inline]
@@ -269,12 +303,19 @@ impl LibCtx {
     pub const GLOBAL: LibCtx = LibCtx(ptr::null_mut());
 }
 
-/// The calling thread's current default library context. While no thread
-/// has changed its default this is `GLOBAL` without asking libcrypto.
+/// The calling thread's current default library context (`GLOBAL` without
+/// libcrypto).
 #[inline]
 pub fn current_default() -> LibCtx {
-    if !DEFAULTS_CHANGED.load(Ordering::Acquire) {
-        return LibCtx::GLOBAL;
+    let key = DEFAULT_KEY.load(Ordering::Acquire);
+    if key != NO_KEY {
+        // SAFETY: reads this thread's value of libcrypto's key.
+        let own = unsafe { libc::pthread_getspecific(key as libc::pthread_key_t) };
+        return LibCtx(if own.is_null() {
+            GLOBAL_DEFAULT.load(Ordering::Relaxed)
+        } else {
+            own
+        });
     }
     match crypto() {
         // SAFETY: set0_default(NULL) only reads the thread's default context.
@@ -296,12 +337,32 @@ pub fn ensure_default(current: LibCtx, wanted: LibCtx) {
         } else {
             wanted.0
         };
-        if target != current.0 {
+        if target != current.0 && !write_own_key(target, c.global_default) {
             // SAFETY: `target` is the global default or a context that
             // set0_default returned on this thread, so libcrypto knows it.
             unsafe { (c.set0_default)(target) };
         }
     }
+}
+
+/// Writes `target` as the thread's default straight into libcrypto's key,
+/// as `OSSL_LIB_CTX_set0_default` does once its one-time set-up has run
+/// (it had: the key was found through it): NULL stands for the global
+/// default. False when the key is unknown or the write fails.
+#[inline]
+fn write_own_key(target: *mut c_void, global_default: *mut c_void) -> bool {
+    let key = DEFAULT_KEY.load(Ordering::Acquire);
+    if key == NO_KEY {
+        return false;
+    }
+    let value = if target == global_default {
+        ptr::null_mut()
+    } else {
+        target
+    };
+    // SAFETY: libcrypto's own key on this thread, given a value of the kind
+    // libcrypto stores there.
+    unsafe { libc::pthread_setspecific(key as libc::pthread_key_t, value) == 0 }
 }
 
 /// Puts `ERR_LIB_ASYNC`/`reason` on OpenSSL's error queue if libcrypto is

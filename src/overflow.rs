@@ -1,32 +1,38 @@
 //! Stack overflow inside a job: a clear fatal diagnostic instead of a bare
 //! "Segmentation fault".
 //!
-//! Every job stack has a guard page below it (see `stack`), so running off
-//! its end faults at once. A `SIGSEGV`/`SIGBUS` handler, installed the first
-//! time a thread uses the library, runs on an alternate signal stack (the
-//! job's own stack is exhausted, so it cannot run there). When the fault
-//! address is in one of our guard pages it writes one line to stderr
-//! naming the cause, the stack size and the `RUSTASYNC_STACK_SIZE` knob.
-//! Then, for every fault, it hands over to whatever the program had
-//! installed before (with or without `SA_SIGINFO`), or — when that was the
-//! default action — restores it and returns, so the faulting instruction
-//! runs again and the process dies of the signal as it would have without
-//! this library. Faults outside our guard pages pass through untouched.
+//! Every job stack has a guard zone below it (see `stack`), so running off
+//! its end faults at once. The program's signal handling is its own, so the
+//! library follows the policy of Rust's standard library for its guard
+//! pages: when a thread first uses the library, a `SIGSEGV`/`SIGBUS` handler
+//! is installed only if the disposition of both is still `SIG_DFL` (and not
+//! at all with `RUSTASYNC_FAULT_HANDLER=0`), and only then do
+//! threads that run jobs get an alternate signal stack (the job's own stack
+//! is exhausted, so the handler cannot run there). A program that handles
+//! or ignores the signal keeps its handler, flags, mask and signal stacks;
+//! a job stack overflow then meets the program's own handling (without a
+//! signal stack of its own that is death by `SIGSEGV`, without our line).
+//!
+//! The handler writes one line to stderr when the fault address is in one
+//! of our guard zones, naming the cause, the stack size and the
+//! `RUSTASYNC_STACK_SIZE` knob. Then, for every signal, it gives back
+//! exactly the default action: it restores `SIG_DFL` and returns, so a
+//! fault runs the faulting instruction again and the process dies of it as
+//! it would have without this library; a signal sent by a process (`kill`,
+//! `raise`, `sigqueue`) is raised again and delivered once the handler
+//! returns.
 //!
 //! Everything the handler does is async-signal-safe: lock-free reads,
-//! formatting into a buffer on its stack, `write(2)`, `sigaction(2)`.
-//!
-//! Each thread that runs jobs gets an alternate signal stack when its state
-//! is made, unless it already has one (Rust threads and sanitizers set
-//! their own); it is freed when the thread exits.
+//! formatting into a buffer on its stack, `write(2)`, `sigaction(2)`,
+//! `raise(3)`.
 
-use std::cell::UnsafeCell;
 use std::ffi::{c_int, c_void};
-use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::{config, stack};
+use crate::config;
+use crate::stack;
 
 /// The signals a guard-page hit raises: `SIGSEGV` on Linux for a guard made
 /// with `mprotect` or `MADV_GUARD_INSTALL`; `SIGBUS` is covered as well.
@@ -36,40 +42,61 @@ const ALT_STACK_SIZE: usize = 64 * 1024;
 /// `AT_MINSIGSTKSZ` from `<elf.h>`.
 const AT_MINSIGSTKSZ: libc::c_ulong = 51;
 
-/// The actions installed before ours, written once before our handler is
-/// installed and read-only afterwards.
-struct Previous(UnsafeCell<[MaybeUninit<libc::sigaction>; 2]>);
+/// Set once the handler was installed for at least one signal.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
 
-// SAFETY: written only inside `install`'s Once, before the handler that
-// reads it can run; read-only afterwards.
-unsafe impl Sync for Previous {}
-
-static PREVIOUS: Previous = Previous(UnsafeCell::new([MaybeUninit::uninit(), MaybeUninit::uninit()]));
-
-/// Installs the fault handler, once per process.
+/// Installs the fault handler, once per process, when both signals are
+/// still at `SIG_DFL` (a program that handles one of them keeps both) and
+/// `RUSTASYNC_FAULT_HANDLER=0` is not set.
 pub fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        for (index, &signal) in SIGNALS.iter().enumerate() {
-            // SAFETY: the Once makes this the only writer, and the handler
-            // that reads this entry is installed only after it is written.
-            let previous = unsafe { &mut (*PREVIOUS.0.get())[index] };
-            // SAFETY: a query only; the out-pointer is valid.
-            if unsafe { libc::sigaction(signal, ptr::null(), previous.as_mut_ptr()) } != 0 {
-                continue;
-            }
+        if !config::get().fault_handler || !SIGNALS.iter().all(|&signal| disposition(signal) == Some(libc::SIG_DFL)) {
+            return;
+        }
+        for signal in SIGNALS {
             // SAFETY: an all-zero sigaction is a valid value to fill in.
             let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
             action.sa_sigaction = on_fault as *const () as usize;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            // SAFETY: an all-zero sigaction is a valid out-value.
+            let mut replaced: libc::sigaction = unsafe { std::mem::zeroed() };
             // SAFETY: `sa_mask` is a valid sigset; `on_fault` has the
             // SA_SIGINFO signature and is async-signal-safe.
-            unsafe {
+            let installed = unsafe {
                 libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(signal, &action, ptr::null_mut());
+                libc::sigaction(signal, &action, &mut replaced) == 0
+            };
+            if !installed {
+                continue;
             }
+            if replaced.sa_sigaction != libc::SIG_DFL {
+                // Another thread installed a handler since the check: it
+                // wins, as if it had come first.
+                // SAFETY: puts back exactly what was there.
+                unsafe { libc::sigaction(signal, &replaced, ptr::null_mut()) };
+                continue;
+            }
+            INSTALLED.store(true, Ordering::Release);
         }
     });
+}
+
+/// The handler address (or `SIG_DFL`/`SIG_IGN`) in force for `signal`.
+fn disposition(signal: c_int) -> Option<libc::sighandler_t> {
+    // SAFETY: an all-zero sigaction is a valid out-value.
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a query only; the out-pointer is valid.
+    (unsafe { libc::sigaction(signal, ptr::null(), &mut current) } == 0).then_some(current.sa_sigaction)
+}
+
+/// Whether our handler is still the action for some fault signal: only then
+/// does a thread need a signal stack from us. Cold path (two system calls).
+fn handler_in_place() -> bool {
+    INSTALLED.load(Ordering::Acquire)
+        && SIGNALS
+            .iter()
+            .any(|&signal| disposition(signal) == Some(on_fault as *const () as usize))
 }
 
 /// An alternate signal stack this library made for a thread.
@@ -79,10 +106,13 @@ pub struct AltStack {
 }
 
 impl AltStack {
-    /// Gives the calling thread an alternate signal stack unless it has one.
-    /// `None` when it had one already or memory is short (the handler then
-    /// runs wherever the kernel can; a guard-page hit dies of the signal).
+    /// Gives the calling thread an alternate signal stack when our fault
+    /// handler is in place and the thread has none. `None` otherwise, or when
+    /// memory is short (a guard-page hit then dies of the signal).
     pub fn for_this_thread() -> Option<AltStack> {
+        if !handler_in_place() {
+            return None;
+        }
         // SAFETY: a zeroed stack_t is valid; the call only queries.
         let mut current: libc::stack_t = unsafe { std::mem::zeroed() };
         // SAFETY: valid out-pointer; a NULL new stack means query only.
@@ -142,51 +172,28 @@ impl Drop for AltStack {
 }
 
 /// The handler. Async-signal-safe throughout.
-extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
+extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, _context: *mut c_void) {
     // SAFETY: errno is thread-local; the handler gives it back unchanged.
     let errno = unsafe { *libc::__errno_location() };
     // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler.
     let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
     // si_code > 0: raised by the kernel for a fault, not sent by a process.
-    if code > 0 && stack::is_guard_page(address) {
+    let fault = code > 0;
+    if fault && stack::is_guard_page(address) {
         report_overflow(address);
     }
-    chain(signal, info, context);
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = errno };
-}
-
-/// Hands the signal to the action installed before ours.
-fn chain(signal: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
-    let Some(index) = SIGNALS.iter().position(|&s| s == signal) else {
-        return;
-    };
-    // SAFETY: written by `install` before this handler was installed.
-    let previous = unsafe { (*PREVIOUS.0.get())[index].assume_init_ref() };
-    let handler = previous.sa_sigaction;
-    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
-        // Back to the default action. A fault re-executes the faulting
-        // instruction on return and dies of it; a signal sent by a process
-        // is raised again (it is blocked until this handler returns).
-        // SAFETY: a zeroed sigaction with SIG_DFL (0) is the default action.
-        let mut default: libc::sigaction = unsafe { std::mem::zeroed() };
-        default.sa_sigaction = libc::SIG_DFL;
-        // SAFETY: sigaction and raise are async-signal-safe.
-        unsafe {
-            libc::sigaction(signal, &default, ptr::null_mut());
-            if (*info).si_code <= 0 {
-                libc::raise(signal);
-            }
+    // SAFETY: a zeroed sigaction with SIG_DFL (0) is the default action.
+    let mut default: libc::sigaction = unsafe { std::mem::zeroed() };
+    default.sa_sigaction = libc::SIG_DFL;
+    // SAFETY: sigaction and raise are async-signal-safe. A fault runs the
+    // faulting instruction again on return and dies of it; a sent signal is
+    // raised again, blocked until this handler returns.
+    unsafe {
+        libc::sigaction(signal, &default, ptr::null_mut());
+        if !fault {
+            libc::raise(signal);
         }
-    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
-        // SAFETY: the program installed this address as an SA_SIGINFO handler.
-        let f =
-            unsafe { std::mem::transmute::<usize, extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void)>(handler) };
-        f(signal, info, context);
-    } else {
-        // SAFETY: the program installed this address as a plain handler.
-        let f = unsafe { std::mem::transmute::<usize, extern "C" fn(c_int)>(handler) };
-        f(signal);
+        *libc::__errno_location() = errno;
     }
 }
 
@@ -202,7 +209,7 @@ fn report_overflow(address: usize) {
         line.hex(address);
         line.text(" ");
     }
-    line.text("in the guard page below a ");
+    line.text("in the guard zone below a ");
     line.decimal(size);
     line.text("-byte job stack); set RUSTASYNC_STACK_SIZE to more, e.g. RUSTASYNC_STACK_SIZE=");
     line.decimal((size * 2).div_ceil(1024));
@@ -293,11 +300,11 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_with_an_alternate_stack_keeps_it() {
+    fn no_signal_stack_without_our_handler() {
+        // Unit tests never install the handler (no thread state is made),
+        // so the library must leave every thread's signal stack alone.
         std::thread::spawn(|| {
-            // Rust gives its threads a signal stack: ours is not needed.
-            let first = AltStack::for_this_thread();
-            if first.is_some() {
+            if !INSTALLED.load(Ordering::Acquire) {
                 assert!(AltStack::for_this_thread().is_none());
             }
         })

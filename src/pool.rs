@@ -21,12 +21,9 @@ use crate::overflow::{self, AltStack};
 use crate::sanitizer;
 use crate::stack;
 use crate::stats::{self, ThreadCounters};
+use crate::tls;
 use crate::trim::Trimmer;
 use crate::wait_ctx::WaitCtx;
-
-thread_local! {
-    static THREAD: Cell<*mut ThreadState> = const { Cell::new(ptr::null_mut()) };
-}
 
 /// What `ASYNC_start_job` did.
 #[derive(Debug, PartialEq, Eq)]
@@ -92,9 +89,9 @@ impl ThreadState {
     /// The calling thread's state, if it has used the library.
     #[inline]
     pub fn current_thread() -> Option<&'static ThreadState> {
-        // SAFETY: a non-null pointer is this thread's live, leaked Box; it is
+        // SAFETY: a non-zero word is this thread's live, leaked Box; it is
         // freed only by the thread-exit destructor, which clears it first.
-        THREAD.with(|t| unsafe { t.get().as_ref() })
+        unsafe { (tls::get() as *const ThreadState).as_ref() }
     }
 
     /// The calling thread's state, made on first use.
@@ -107,6 +104,7 @@ impl ThreadState {
     fn create() -> Option<&'static ThreadState> {
         openssl::discover();
         sanitizer::discover();
+        crate::job::settle_watchers();
         overflow::install();
         register_fork_handlers();
         // SAFETY: gettid has no preconditions.
@@ -129,7 +127,7 @@ impl ThreadState {
             drop(unsafe { Box::from_raw(state) });
             return None;
         }
-        THREAD.with(|t| t.set(state));
+        tls::set(state as usize);
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
@@ -462,13 +460,21 @@ impl ThreadState {
     }
 
     /// `ASYNC_pause_job`: returns at once outside a job or while pausing is
-    /// blocked, as OpenSSL does.
-    pub fn pause_current(&self) {
+    /// blocked, as OpenSSL does. False when the current job was left by
+    /// `longjmp` (the caller is not on its stack): the job is abandoned
+    /// where OpenSSL would switch to a stale context, and the thread is
+    /// back in whatever job (or none) had entered it.
+    pub fn pause_current(&self) -> bool {
         if let Some(job) = self.running_job()
             && self.blocked.get() == 0
         {
+            if !job.on_own_stack() {
+                self.current.set(job.abandon());
+                return false;
+            }
             job.pause();
         }
+        true
     }
 
     /// `ASYNC_block_pause`: counts only inside a job.
@@ -539,14 +545,12 @@ fn exit_key() -> Option<&'static libc::pthread_key_t> {
 /// memory is reclaimed instead of leaked as OpenSSL does.
 unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
     let state = state.cast::<ThreadState>();
-    THREAD.with(|t| {
-        if t.get() == state {
-            t.set(ptr::null_mut());
-        }
-    });
+    if tls::get() == state as usize {
+        tls::set(0);
+    }
     let reclaim = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the key's value is the Box made by `create`, and nothing
-        // else refers to it once THREAD is cleared.
+        // else refers to it once the thread word is cleared.
         let thread = unsafe { &*state };
         thread.free_all_jobs();
         drop(thread.alt_stack.take());

@@ -1,13 +1,19 @@
 //! Job stacks: where they come from and how they are guarded.
 //!
-//! Stacks are carved from large anonymous regions. Each slot is a guard page
+//! Stacks are carved from large anonymous regions. Each slot is a guard zone
 //! followed by the usable stack, so an overflow faults instead of running into
-//! a neighbour. Guards are made with `MADV_GUARD_INSTALL`, which marks pages
-//! inside a region without splitting it: a hundred thousand guarded stacks
-//! cost a few dozen memory mappings. Kernels without it get `mprotect`
-//! guards, which cost two mappings per stack, only within a budget well under
-//! `vm.max_map_count`; past it stacks go unguarded rather than starve the
-//! host program of mappings.
+//! a neighbour. The zone is 64 KiB and a page (`GUARD_BYTES`): a single
+//! guard page is jumped over by any frame larger than a page that touches
+//! only its low end (`alloca`, big arrays; Debian's gcc does not enable
+//! `-fstack-clash-protection`), while a frame of up to 64 KiB that starts
+//! anywhere in the stack lands in the zone. Guards are made with
+//! `MADV_GUARD_INSTALL`, which marks pages inside a region without splitting
+//! it and without memory: a larger zone costs address space only, and a
+//! hundred thousand guarded stacks cost a few dozen memory mappings. Kernels
+//! without it get the same zone made `PROT_NONE` with one `mprotect` (also
+//! address space only, but two mappings per stack), only within a budget
+//! well under `vm.max_map_count`; past it stacks go unguarded rather than
+//! starve the host program of mappings.
 //!
 //! Programs may supply their own allocator (`ASYNC_set_mem_functions`); its
 //! stacks get no guard page, and like every stack lose their top
@@ -24,9 +30,9 @@
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::config::{self, GuardMode};
+use crate::lock::{ForkHold, Guard, Lock};
 use crate::log::{self, Level};
 use crate::stats;
 use crate::{sanitizer, valgrind};
@@ -37,6 +43,9 @@ pub type AllocFn = unsafe extern "C" fn(num: *mut usize) -> *mut c_void;
 /// `ASYNC_stack_free_fn`.
 pub type FreeFn = unsafe extern "C" fn(addr: *mut c_void);
 
+/// The guard zone below every stack: frames of up to 64 KiB cannot skip it,
+/// with a page to spare for the call that follows such a frame.
+const GUARD_BYTES: usize = 64 * 1024 + 4096;
 /// `MADV_GUARD_INSTALL` from Linux 6.13's uapi headers.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 /// Regions grow geometrically from this many slots...
@@ -213,13 +222,13 @@ pub(crate) struct MemoryFunctions {
     stack_made: bool,
 }
 
-static MEMORY_FUNCTIONS: Mutex<MemoryFunctions> = Mutex::new(MemoryFunctions {
+static MEMORY_FUNCTIONS: Lock<MemoryFunctions> = Lock::new(MemoryFunctions {
     custom: None,
     stack_made: false,
 });
 
-fn memory_functions() -> MutexGuard<'static, MemoryFunctions> {
-    MEMORY_FUNCTIONS.lock().unwrap_or_else(PoisonError::into_inner)
+fn memory_functions() -> Guard<'static, MemoryFunctions> {
+    MEMORY_FUNCTIONS.lock()
 }
 
 /// `ASYNC_set_mem_functions`: refused once any stack exists, because stacks
@@ -318,7 +327,7 @@ pub fn region_stack_size() -> usize {
     STACK_BYTES.load(Ordering::Acquire)
 }
 
-/// Whether `addr` lies in the guard page of one of our stacks: how the
+/// Whether `addr` lies in the guard zone of one of our stacks: how the
 /// fault handler (`overflow`) tells a job's stack overflow from any other
 /// crash. Async-signal-safe: lock-free reads of a fixed table.
 pub fn is_guard_page(addr: usize) -> bool {
@@ -347,7 +356,8 @@ enum Guards {
 }
 
 pub(crate) struct Regions {
-    page: usize,
+    /// Bytes of guard zone below each stack (`GUARD_BYTES` in whole pages).
+    guard: usize,
     stack_size: usize,
     guards: Guards,
     /// The unused tail of the newest region.
@@ -363,12 +373,12 @@ pub(crate) struct Regions {
 // struct is only reached through the mutex below.
 unsafe impl Send for Regions {}
 
-static REGIONS: Mutex<Option<Regions>> = Mutex::new(None);
+static REGIONS: Lock<Option<Regions>> = Lock::new(None);
 
-struct RegionsGuard(MutexGuard<'static, Option<Regions>>);
+struct RegionsGuard(Guard<'static, Option<Regions>>);
 
 fn regions() -> RegionsGuard {
-    let mut guard = REGIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut guard = REGIONS.lock();
     if guard.is_none() {
         *guard = Some(Regions::new());
     }
@@ -391,7 +401,7 @@ impl RegionsGuard {
 
 impl Regions {
     fn new() -> Regions {
-        let page = page_size();
+        let guard = GUARD_BYTES.next_multiple_of(page_size());
         let stack_size = slot_stack_size();
         let guards = match config::get().guard {
             GuardMode::Auto => Guards::Madvise,
@@ -401,12 +411,12 @@ impl Regions {
             },
             GuardMode::Off => Guards::Off,
         };
-        let guard_size = if matches!(guards, Guards::Off) { 0 } else { page };
+        let guard_size = if matches!(guards, Guards::Off) { 0 } else { guard };
         STACK_BYTES.store(stack_size, Ordering::Release);
-        SLOT_SIZE.store(page + stack_size, Ordering::Release);
+        SLOT_SIZE.store(guard + stack_size, Ordering::Release);
         GUARD_SIZE.store(guard_size, Ordering::Release);
         Regions {
-            page,
+            guard,
             stack_size,
             guards,
             next: 0,
@@ -418,7 +428,7 @@ impl Regions {
     }
 
     fn slot_size(&self) -> usize {
-        self.page + self.stack_size
+        self.guard + self.stack_size
     }
 
     fn take_slot(&mut self) -> Option<*mut u8> {
@@ -431,7 +441,7 @@ impl Regions {
         let slot = self.next;
         self.next += self.slot_size();
         self.install_guard(slot as *mut u8);
-        Some((slot + self.page) as *mut u8)
+        Some((slot + self.guard) as *mut u8)
     }
 
     fn return_slot(&mut self, bottom: *mut u8, discard: bool) {
@@ -492,9 +502,12 @@ impl Regions {
     }
 
     fn install_guard(&mut self, slot: *mut u8) {
+        if !matches!(self.guards, Guards::Off) {
+            valgrind::make_noaccess(slot, self.guard);
+        }
         if let Guards::Madvise = self.guards {
             // SAFETY: `slot` is the first page of a slot inside a region we mapped.
-            if unsafe { libc::madvise(slot.cast(), self.page, MADV_GUARD_INSTALL) } == 0 {
+            if unsafe { libc::madvise(slot.cast(), self.guard, MADV_GUARD_INSTALL) } == 0 {
                 return;
             }
             log::emit(
@@ -512,8 +525,8 @@ impl Regions {
         if let Guards::Mprotect { spent, budget } = &mut self.guards {
             // A guard in the middle of a mapping splits it in two more pieces.
             if *spent + 2 <= *budget {
-                // SAFETY: as above; only the guard page changes protection.
-                if unsafe { libc::mprotect(slot.cast(), self.page, libc::PROT_NONE) } == 0 {
+                // SAFETY: as above; only the guard zone changes protection.
+                if unsafe { libc::mprotect(slot.cast(), self.guard, libc::PROT_NONE) } == 0 {
                     *spent += 2;
                     return;
                 }
@@ -593,14 +606,14 @@ pub fn guard_page(page_addr: *mut u8) -> bool {
 /// `pthread_atfork` support: holds the stack locks across `fork()` so the
 /// child never inherits one locked by a thread that does not exist there.
 pub(crate) struct ForkLocks {
-    _memory_functions: MutexGuard<'static, MemoryFunctions>,
-    _regions: MutexGuard<'static, Option<Regions>>,
+    _memory_functions: ForkHold<'static, MemoryFunctions>,
+    _regions: ForkHold<'static, Option<Regions>>,
 }
 
 pub(crate) fn lock_for_fork() -> ForkLocks {
     ForkLocks {
-        _memory_functions: memory_functions(),
-        _regions: REGIONS.lock().unwrap_or_else(PoisonError::into_inner),
+        _memory_functions: MEMORY_FUNCTIONS.hold_for_fork(),
+        _regions: REGIONS.hold_for_fork(),
     }
 }
 
@@ -660,6 +673,10 @@ mod tests {
         let below = s.bottom() as usize - 1;
         if config::get().guard != GuardMode::Off {
             assert!(is_guard_page(below));
+            assert!(
+                is_guard_page(s.bottom() as usize - 64 * 1024),
+                "a 64 KiB frame lands in the zone"
+            );
         }
         assert!(!is_guard_page(s.bottom() as usize));
         assert!(!is_guard_page(s.top() as usize - 1));

@@ -18,8 +18,10 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::ptr;
+use std::sync::Once;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, Once, PoisonError};
+
+use crate::lock::{self, Lock};
 
 use crate::config::Stats;
 
@@ -95,9 +97,10 @@ pub fn acquire_counters(tid: libc::pid_t) -> &'static ThreadCounters {
 }
 
 /// Counters of exited threads, kept for the next thread (they are few).
-fn spare_counters() -> std::sync::MutexGuard<'static, Vec<usize>> {
-    static SPARE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-    SPARE.lock().unwrap_or_else(PoisonError::into_inner)
+static SPARE: Lock<Vec<usize>> = Lock::new(Vec::new());
+
+fn spare_counters() -> lock::Guard<'static, Vec<usize>> {
+    SPARE.lock()
 }
 
 /// Gives back an exited thread's counters, once `unregister` folded them.
@@ -239,7 +242,7 @@ struct Registry {
 // ThreadCounters holds only atomics, so reading it from any thread is sound.
 unsafe impl Send for Registry {}
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+static REGISTRY: Lock<Registry> = Lock::new(Registry {
     live: Vec::new(),
     exited: Totals {
         created: 0,
@@ -259,17 +262,22 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     },
 });
 
-fn registry() -> std::sync::MutexGuard<'static, Registry> {
-    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+fn registry() -> lock::Guard<'static, Registry> {
+    REGISTRY.lock()
 }
 
-/// The registry's lock, held across `fork()` (see `pool::before_fork`).
+/// The registry's lock and the spare counters', held across `fork()` (see
+/// `pool::before_fork`).
 pub(crate) struct ForkLock {
-    _guard: std::sync::MutexGuard<'static, Registry>,
+    _registry: lock::ForkHold<'static, Registry>,
+    _spare: lock::ForkHold<'static, Vec<usize>>,
 }
 
 pub(crate) fn lock_for_fork() -> ForkLock {
-    ForkLock { _guard: registry() }
+    ForkLock {
+        _registry: REGISTRY.hold_for_fork(),
+        _spare: SPARE.hold_for_fork(),
+    }
 }
 
 /// Adds a thread's counters to the registry. Cold: once per thread.

@@ -7,15 +7,27 @@
 //! added and removed in the same window appears in neither; counts reset
 //! when a paused job is resumed; clearing an fd never calls its cleanup,
 //! freeing the context calls the cleanup of every fd not cleared.
+//!
+//! Freeing (`begin_teardown`, `next_cleanup`, `cleanup_done`) runs the
+//! cleanups newest first, as OpenSSL walks its list, with the context
+//! intact around each call: a cleanup may query the context and clear
+//! other fds (`clear_fd` returns 1 and that fd's cleanup is skipped). An fd
+//! whose cleanup has run is gone from the context; one added by a cleanup
+//! is kept out of the teardown (OpenSSL never cleans it up either).
+//!
+//! Every job started with a context is linked to it (`Attachment`, in the
+//! job's control block), so that freeing the context while a job that uses
+//! it is paused detaches the job (it goes on with no wait context) instead
+//! of leaving it a dangling pointer, and a job freed while attached unlinks
+//! itself.
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
-use crate::ffi::ASYNC_WAIT_CTX;
-
-/// `void (*cleanup)(ASYNC_WAIT_CTX *, const void *, OSSL_ASYNC_FD, void *)`.
-pub type CleanupFn = unsafe extern "C" fn(*mut ASYNC_WAIT_CTX, *const c_void, c_int, *mut c_void);
+/// `void (*cleanup)(ASYNC_WAIT_CTX *, const void *, OSSL_ASYNC_FD, void *)`;
+/// the context is passed as the pointer C knows it by.
+pub type CleanupFn = unsafe extern "C" fn(*mut WaitCtx, *const c_void, c_int, *mut c_void);
 /// `ASYNC_callback_fn`.
 pub type CallbackFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 
@@ -32,6 +44,114 @@ struct FdEntry {
     /// Cleared since the job last paused; kept until then so the clear can
     /// be reported.
     deleted: bool,
+    /// Present when the context began to be freed: its cleanup is due.
+    doomed: bool,
+    /// Its cleanup is running right now.
+    cleaning: bool,
+}
+
+/// A job's link to the wait context it was started with, kept in the job's
+/// control block (the job arena is never unmapped). The first two fields
+/// are read on every pause; the links only when a job starts or finishes.
+#[repr(C)]
+pub struct Attachment {
+    ctx: Cell<*mut WaitCtx>,
+    /// Whether the context's counts need resetting at the next resume.
+    resync: Cell<Resync>,
+    prev: Cell<*const Attachment>,
+    next: Cell<*const Attachment>,
+}
+
+/// Where in an `Attachment` the context pointer is (for debuggers).
+pub const ATTACHMENT_CTX_OFFSET: usize = std::mem::offset_of!(Attachment, ctx);
+
+impl Default for Attachment {
+    fn default() -> Self {
+        Attachment {
+            ctx: Cell::new(ptr::null_mut()),
+            resync: Cell::new(Resync::Clean),
+            prev: Cell::new(ptr::null()),
+            next: Cell::new(ptr::null()),
+        }
+    }
+}
+
+impl Attachment {
+    /// The context the job uses, or null.
+    pub fn ctx(&self) -> *mut WaitCtx {
+        self.ctx.get()
+    }
+
+    /// Called when the job resumes: resets the context's counts if anything
+    /// changed since it paused (or always, for a shared context).
+    pub fn resync_on_resume(&self) {
+        let resync = self.resync.get();
+        if resync == Resync::Clean {
+            return;
+        }
+        // SAFETY: a non-null context is live: freeing it detaches this job.
+        if let Some(ctx) = unsafe { self.ctx.get().as_mut() } {
+            ctx.reset_counts();
+        }
+        if resync == Resync::Dirty {
+            self.resync.set(Resync::Clean);
+        }
+    }
+
+    /// Links the job to `ctx` (null: none) when it starts. The job must not
+    /// be attached.
+    ///
+    /// # Safety
+    /// A non-null `ctx` must be a live context; `self` must stay mapped
+    /// until it is detached (the job arena is never unmapped).
+    pub unsafe fn attach(&self, ctx: *mut WaitCtx) {
+        self.ctx.set(ctx);
+        // SAFETY: the caller's contract.
+        let Some(ctx) = (unsafe { ctx.as_mut() }) else {
+            return;
+        };
+        // SAFETY: attached users are live attachments (they unlink before
+        // they go away).
+        if let Some(first) = unsafe { ctx.users.as_ref() } {
+            // Jobs running at the same time on one context: it cannot mark
+            // them all, so they reset at every resume, as OpenSSL does.
+            ctx.shared = true;
+            let mut user = Some(first);
+            while let Some(u) = user {
+                u.resync.set(Resync::Always);
+                // SAFETY: as above.
+                user = unsafe { u.next.get().as_ref() };
+            }
+            first.prev.set(self);
+        }
+        self.resync.set(if ctx.shared { Resync::Always } else { Resync::Dirty });
+        self.prev.set(ptr::null());
+        self.next.set(ctx.users);
+        ctx.users = self;
+    }
+
+    /// Unlinks the job from its context, if it has one (it finished, or is
+    /// being freed).
+    pub fn detach(&self) {
+        // SAFETY: a non-null context is live: freeing it detaches this job.
+        if let Some(ctx) = unsafe { self.ctx.replace(ptr::null_mut()).as_mut() } {
+            self.unlink(ctx);
+        }
+    }
+
+    fn unlink(&self, ctx: &mut WaitCtx) {
+        let (prev, next) = (self.prev.replace(ptr::null()), self.next.replace(ptr::null()));
+        // SAFETY: neighbours are live attachments of the same context.
+        unsafe {
+            match prev.as_ref() {
+                Some(p) => p.next.set(next),
+                None => ctx.users = next,
+            }
+            if let Some(n) = next.as_ref() {
+                n.prev.set(prev);
+            }
+        }
+    }
 }
 
 /// Whether a job must reset its wait context's counts when it resumes.
@@ -58,9 +178,9 @@ pub struct WaitCtx {
     callback: Option<CallbackFn>,
     callback_arg: *mut c_void,
     status: c_int,
-    /// The resync flag of the job started with this context and not yet
-    /// finished. It lives in the job arena, which is never unmapped.
-    user: *const Cell<Resync>,
+    /// The jobs started with this context and not yet finished, newest
+    /// first. They live in the job arena, which is never unmapped.
+    users: *const Attachment,
     /// Set once two unfinished jobs have used the context at the same time.
     shared: bool,
 }
@@ -80,40 +200,20 @@ impl Default for WaitCtx {
             callback: None,
             callback_arg: std::ptr::null_mut(),
             status: STATUS_UNSUPPORTED,
-            user: ptr::null(),
+            users: ptr::null(),
             shared: false,
         }
     }
 }
 
 impl WaitCtx {
-    /// A job starts with this context: it must reset the counts at its first
-    /// resume, and changes from now on are reported to its flag.
-    pub fn attach(&mut self, flag: &Cell<Resync>) {
-        // SAFETY: `user` is null or a flag in the job arena, always mapped.
-        if let Some(other) = unsafe { self.user.as_ref() }
-            && !ptr::eq(other, flag)
-        {
-            other.set(Resync::Always);
-            self.shared = true;
-        }
-        flag.set(if self.shared { Resync::Always } else { Resync::Dirty });
-        self.user = flag;
-    }
-
-    /// The job that attached with `flag` finished.
-    pub fn detach(&mut self, flag: &Cell<Resync>) {
-        if ptr::eq(self.user, flag) {
-            self.user = ptr::null();
-        }
-    }
-
     fn note_change(&self) {
-        // SAFETY: as in `attach`.
-        if let Some(flag) = unsafe { self.user.as_ref() }
-            && flag.get() == Resync::Clean
+        // With one user the list has one entry; shared users reset always.
+        // SAFETY: attached users are live attachments.
+        if let Some(user) = unsafe { self.users.as_ref() }
+            && user.resync.get() == Resync::Clean
         {
-            flag.set(Resync::Dirty);
+            user.resync.set(Resync::Dirty);
         }
     }
 
@@ -137,6 +237,8 @@ impl WaitCtx {
             cleanup,
             added: true,
             deleted: false,
+            doomed: false,
+            cleaning: false,
         });
         self.added += 1;
         true
@@ -225,15 +327,54 @@ impl WaitCtx {
         self.status
     }
 
-    /// Takes out the entries whose cleanup must run when the context is
-    /// freed: every fd not cleared, newest first.
-    pub fn take_cleanups(&mut self) -> Vec<(CleanupFn, *const c_void, c_int, *mut c_void)> {
-        std::mem::take(&mut self.fds)
-            .into_iter()
-            .rev()
-            .filter(|e| !e.deleted)
-            .filter_map(|e| e.cleanup.map(|f| (f, e.key, e.fd, e.custom_data)))
-            .collect()
+    /// The context is being freed: every job still attached goes on
+    /// without it, and the fds present now are due for cleanup.
+    pub fn begin_teardown(&mut self) {
+        // SAFETY: attached users are live attachments.
+        while let Some(user) = unsafe { self.users.as_ref() } {
+            user.ctx.set(ptr::null_mut());
+            user.resync.set(Resync::Clean);
+            user.unlink(self);
+        }
+        for e in &mut self.fds {
+            e.doomed = true;
+        }
+    }
+
+    /// The next cleanup to run while the context is freed: the newest fd
+    /// still due that was not cleared. The entry stays visible while its
+    /// cleanup runs; `cleanup_done` removes it.
+    pub fn next_cleanup(&mut self) -> Option<(CleanupFn, *const c_void, c_int, *mut c_void)> {
+        while let Some(at) = self.fds.iter().rposition(|e| e.doomed) {
+            let e = &mut self.fds[at];
+            match e.cleanup {
+                Some(f) if !e.deleted => {
+                    e.doomed = false;
+                    e.cleaning = true;
+                    return Some((f, e.key, e.fd, e.custom_data));
+                }
+                _ => {
+                    self.forget(at);
+                }
+            }
+        }
+        None
+    }
+
+    /// The cleanup `next_cleanup` gave has returned: its fd is gone.
+    pub fn cleanup_done(&mut self) {
+        if let Some(at) = self.fds.iter().rposition(|e| e.cleaning) {
+            self.forget(at);
+        }
+    }
+
+    fn forget(&mut self, at: usize) {
+        let e = self.fds.remove(at);
+        match (e.added, e.deleted) {
+            (true, false) => self.added -= 1,
+            (false, true) => self.deleted -= 1,
+            _ => {}
+        }
     }
 }
 
@@ -284,22 +425,62 @@ mod tests {
 
     #[test]
     fn changes_mark_the_attached_job_and_sharing_resets_always() {
-        let (first, second) = (Cell::new(Resync::Clean), Cell::new(Resync::Clean));
+        let (first, second, third) = (Attachment::default(), Attachment::default(), Attachment::default());
+        let w: *mut WaitCtx = Box::into_raw(Box::default());
+        // SAFETY: `w` is live until the end; the attachments outlive it.
+        unsafe {
+            first.attach(w);
+            assert_eq!(first.resync.get(), Resync::Dirty);
+            first.resync.set(Resync::Clean);
+            (*w).set_wait_fd(key(1), 10, std::ptr::null_mut(), None);
+            assert_eq!(first.resync.get(), Resync::Dirty);
+            first.resync.set(Resync::Clean);
+            (*w).clear_fd(key(9));
+            assert_eq!(
+                first.resync.get(),
+                Resync::Clean,
+                "a clear that finds nothing changes nothing"
+            );
+            second.attach(w);
+            assert_eq!(
+                (first.resync.get(), second.resync.get()),
+                (Resync::Always, Resync::Always)
+            );
+            second.detach();
+            assert!(second.ctx().is_null());
+            third.attach(w);
+            assert_eq!(third.resync.get(), Resync::Always, "once shared, always reset");
+            // Freeing the context detaches whoever is still attached.
+            (*w).begin_teardown();
+            assert!(first.ctx().is_null() && third.ctx().is_null());
+            assert!((*w).users.is_null());
+            drop(Box::from_raw(w));
+        }
+    }
+
+    #[test]
+    fn teardown_runs_cleanups_newest_first_with_the_context_intact() {
+        unsafe extern "C" fn noop(_: *mut WaitCtx, _: *const c_void, _: c_int, _: *mut c_void) {}
         let mut w = WaitCtx::default();
-        w.attach(&first);
-        assert_eq!(first.get(), Resync::Dirty);
-        first.set(Resync::Clean);
-        w.set_wait_fd(key(1), 10, std::ptr::null_mut(), None);
-        assert_eq!(first.get(), Resync::Dirty);
-        first.set(Resync::Clean);
-        w.clear_fd(key(9));
-        assert_eq!(first.get(), Resync::Clean, "a clear that finds nothing changes nothing");
-        w.attach(&second);
-        assert_eq!((first.get(), second.get()), (Resync::Always, Resync::Always));
-        w.detach(&second);
-        let third = Cell::new(Resync::Clean);
-        w.attach(&third);
-        assert_eq!(third.get(), Resync::Always, "once shared, always reset");
+        for n in 1..=3 {
+            w.set_wait_fd(key(n), 10 * n as c_int, std::ptr::null_mut(), Some(noop));
+        }
+        w.set_wait_fd(key(4), 40, std::ptr::null_mut(), None);
+        w.begin_teardown();
+        let (_, k, fd, _) = w.next_cleanup().expect("fd 30 is due");
+        assert_eq!((k, fd), (key(3), 30));
+        // During the cleanup the context shows fd 30 and the older ones.
+        assert_eq!(w.all_fds().collect::<Vec<_>>(), vec![30, 20, 10]);
+        assert!(w.clear_fd(key(1)), "clearing another fd succeeds...");
+        w.set_wait_fd(key(5), 50, std::ptr::null_mut(), Some(noop));
+        w.cleanup_done();
+        let (_, k, _, _) = w.next_cleanup().expect("fd 20 is due");
+        assert_eq!(k, key(2));
+        w.cleanup_done();
+        assert!(
+            w.next_cleanup().is_none(),
+            "...and skips its cleanup; fd 50 came too late"
+        );
     }
 
     #[test]

@@ -168,6 +168,18 @@ fn model_trim(value: Option<&[u8]>) -> (usize, bool) {
     }
 }
 
+/// docs/host-process.md: on unless `0`, `off`, `no` or `false`; `1`, `on`,
+/// `yes`, `true` (or unset, or empty) are on; anything else is on, with a
+/// warning.
+fn model_fault_handler(value: Option<&[u8]>) -> (bool, bool) {
+    match value.map(trim) {
+        None => (true, false),
+        Some(v) if is_any_case(v, &["", "1", "on", "yes", "true"]) => (true, false),
+        Some(v) if is_any_case(v, &["0", "off", "no", "false"]) => (false, false),
+        Some(_) => (true, true),
+    }
+}
+
 /// docs/operations.md: a directory, taken as written; none when unset or
 /// empty. No directory has a NUL byte or a name of `PATH_MAX` bytes or
 /// more: none, with a warning.
@@ -229,6 +241,14 @@ pub fn run_case(bytes: &[u8]) {
         checked("RUSTASYNC_LOG", value, config::parse_log, model_log(value), 0);
         checked("RUSTASYNC_STATS", value, config::parse_stats, model_stats(value), 0);
         checked("RUSTASYNC_TRIM", value, config::parse_trim, model_trim(value), 0);
+        let handler = model_fault_handler(value);
+        checked(
+            "RUSTASYNC_FAULT_HANDLER",
+            value,
+            config::parse_fault_handler,
+            handler,
+            0,
+        );
         let dir = model_stats_dir(value);
         let kept = dir.0.as_ref().map_or(0, |d| d.as_bytes_with_nul().len());
         checked("RUSTASYNC_STATS_DIR", value, config::parse_stats_dir, dir, kept);

@@ -213,10 +213,12 @@ ASYNC_WAIT_CTX *ASYNC_WAIT_CTX_new(void);
 
 /**
  * Frees `ctx`, first calling the cleanup function of every fd still
- * registered. NULL is ignored.
+ * registered, newest first, with the context intact around each call (as
+ * OpenSSL does). NULL is ignored. A job still using the context (paused)
+ * goes on without one.
  *
  * # Safety
- * `ctx` must be NULL or a live wait context no job still uses.
+ * `ctx` must be NULL or a live wait context.
  */
 void ASYNC_WAIT_CTX_free(ASYNC_WAIT_CTX *ctx);
 
