@@ -11,7 +11,7 @@
 #    no mapping both writable and executable, no executable anonymous
 #    mapping (job stacks are anonymous) and a non-executable [stack]; with
 #    RUSTASYNC_GUARD=mprotect the job stacks show as their own read-write
-#    mappings between guard pages, none executable.
+#    mappings between guards, none executable.
 # (c-tests/wx_maps.c checks the same from inside a program with jobs
 # paused, against OpenSSL and rustasync.)
 #
@@ -94,8 +94,9 @@ if check_maps preloaded; then
 fi
 speed_maps preloaded-mprotect RUSTASYNC_GUARD=mprotect
 if check_maps preloaded-mprotect; then
-    # A 64 KiB job stack right above a 4 KiB guard page: one per job (the
-    # newest merges with the unused rest of its region, hence "at least").
+    # A 64 KiB job stack right above its guard (a page, or a guard zone of
+    # up to 1 MiB): one per job (the newest merges with the unused rest of
+    # its region, hence "at least").
     stacks=0 prev_guard=0 prev_hi=0
     while read -r range perms _ _ _ path; do
         lo=$((16#${range%-*})) hi=$((16#${range#*-}))
@@ -103,7 +104,8 @@ if check_maps preloaded-mprotect; then
             stacks=$((stacks + 1))
         fi
         prev_guard=0
-        [ "$perms" = ---p ] && [ $((hi - lo)) = 4096 ] && [ -z "$path" ] && prev_guard=1
+        [ "$perms" = ---p ] && [ $((hi - lo)) -ge 4096 ] && [ $((hi - lo)) -le 1048576 ] && [ -z "$path" ] \
+            && prev_guard=1
         prev_hi=$hi
     done < "$build/preloaded-mprotect.maps"
     if [ "$stacks" -ge 4 ]; then
