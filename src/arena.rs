@@ -11,7 +11,7 @@ use crate::lock::{ForkHold, Lock};
 use crate::log::{self, Level};
 
 /// Address space asked for first; halved on refusal, and under `RLIMIT_AS`
-/// until the host program keeps its share (`stack::address_space_allows`).
+/// until the host program keeps its share (`mem::address_space_allows`).
 const RESERVE_BYTES: usize = 1 << 30;
 const MIN_RESERVE_BYTES: usize = 1 << 22;
 /// Committed in steps of one transparent huge page, so that (where the
@@ -133,17 +133,17 @@ impl<T> Arena<T> {
         let mut length = RESERVE_BYTES;
         // Under an address-space limit, control blocks get a small share of
         // what is left: each job also needs a stack two hundred times larger.
-        if let Some(available) = crate::stack::address_space_available() {
+        if let Some(available) = crate::mem::address_space_available() {
             while length > MIN_RESERVE_BYTES && length > available / 32 {
                 length /= 2;
             }
         }
         while length >= MIN_RESERVE_BYTES {
-            if !crate::stack::address_space_allows(length) {
+            if !crate::mem::address_space_allows(length) {
                 length /= 2;
                 continue;
             }
-            if let Some(base) = crate::stack::map_anonymous(length, libc::PROT_NONE, 0) {
+            if let Some(base) = crate::mem::map_anonymous(length, libc::PROT_NONE, 0) {
                 // SAFETY: advice on our own fresh mapping; failure (no THP)
                 // only means ordinary pages.
                 unsafe { libc::madvise(base, length, libc::MADV_HUGEPAGE) };

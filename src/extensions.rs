@@ -12,7 +12,6 @@ use std::ffi::{c_char, c_int};
 
 use crate::ffi::boundary;
 use crate::pool;
-use crate::stats;
 
 /// The library's figures, as `RUSTASYNC_STATS=1` reports them at exit.
 /// Counts cover every thread since the process started.
@@ -71,7 +70,7 @@ pub unsafe extern "C" fn rustasync_stats(out: *mut rustasync_stats) -> c_int {
         if out.is_null() {
             return 0;
         }
-        let t = stats::collect(pool::scan_own_stacks);
+        let t = pool::collect_stats();
         let figures = rustasync_stats {
             jobs_created: t.created,
             jobs_freed: t.destroyed,

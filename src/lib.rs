@@ -1,14 +1,14 @@
 //! rustasync: a drop-in replacement for OpenSSL's asynchronous job layer.
 //!
-//! `ffi` is the C boundary. Behind it: `fibre` (the context switch), `stack`
-//! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
-//! per-thread pool and thread state), `lock` (the mutex the fork handlers
-//! hold), `wait_ctx`, and `openssl` (run-time
-//! interop with libcrypto). Reliability helpers: `overflow` (the fault
-//! handler that names a job stack overflow), `valgrind` and `sanitizer`
-//! (telling those tools about job stacks and switches). Raw pointers and
-//! system calls are spread over most of these modules; every `unsafe` block
-//! states why it is sound (`clippy::undocumented_unsafe_blocks` is denied).
+//! Layers, top to bottom (a module imports only from below; see
+//! ARCHITECTURE.md): `ffi` and `extensions`, the C boundary; `pool`, the
+//! per-thread state (current job, pool, thread exit, fork); `job` and
+//! `arena`, a job and its control block, knowing nothing of threads; `stack`
+//! and `fibre`, guarded stacks and the switch; `mem`, memory-mapping helpers.
+//! Leaves: `wait_ctx`, `openssl` (run-time interop with libcrypto), `stats`,
+//! `log`, `config`, `overflow` (names a job stack overflow), `valgrind`,
+//! `sanitizer`, `lock`, `tls`. Every `unsafe` block states why it is sound
+//! (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
 mod config;
@@ -18,6 +18,7 @@ mod fibre;
 mod job;
 mod lock;
 mod log;
+mod mem;
 mod openssl;
 mod overflow;
 mod pool;

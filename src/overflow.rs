@@ -32,6 +32,7 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config;
+use crate::mem;
 use crate::stack;
 
 /// The signals a guard-page hit raises: `SIGSEGV` on Linux for a guard made
@@ -109,17 +110,17 @@ impl AltStack {
         if unsafe { libc::sigaltstack(ptr::null(), &mut current) } != 0 || current.ss_flags & libc::SS_DISABLE == 0 {
             return None;
         }
-        let page = stack::page_size();
+        let page = mem::page_size();
         // The kernel's minimum for this CPU's signal frame (AT_MINSIGSTKSZ,
         // 0 when unknown); a handler needs several times that.
         // SAFETY: getauxval has no preconditions.
         let minimum = usize::try_from(unsafe { libc::getauxval(AT_MINSIGSTKSZ) }).unwrap_or(0);
         let usable = ALT_STACK_SIZE.max(minimum * 8).next_multiple_of(page);
         let length = usable + page;
-        let mapping = stack::map_anonymous(length, libc::PROT_READ | libc::PROT_WRITE, 0)?;
+        let mapping = mem::map_anonymous(length, libc::PROT_READ | libc::PROT_WRITE, 0)?;
         let alt = AltStack { mapping, length };
         // The handler's own overflow should fault, not scribble below.
-        stack::guard_page(mapping.cast());
+        mem::guard_page(mapping.cast());
         let new = libc::stack_t {
             ss_sp: mapping.cast::<u8>().wrapping_add(page).cast(),
             ss_flags: 0,

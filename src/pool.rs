@@ -8,6 +8,7 @@
 //! their thread exits, are freed instead of leaked.
 
 use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::{Once, OnceLock};
@@ -48,6 +49,8 @@ pub enum Failure {
     EmptyArgs,
 }
 
+type Owned = HashMap<*mut Job, bool>;
+
 #[derive(Clone, Copy)]
 struct Limits {
     /// 0 means unlimited.
@@ -64,8 +67,10 @@ pub struct ThreadState {
     pool: Cell<Option<Limits>>,
     /// Idle jobs of the pool, the most recently finished last.
     idle: UnsafeCell<Vec<&'static Job>>,
-    /// Every job this thread created and has not freed, in any state.
-    owned: UnsafeCell<Vec<*mut Job>>,
+    /// Every job this thread created and has not freed, in any state, and
+    /// whether it counts against the pool's limit (the busy jobs of a pool
+    /// that was cleaned up or replaced no longer count against any).
+    owned: UnsafeCell<Owned>,
     /// The signal stack made for this thread, if it had none.
     alt_stack: Cell<Option<AltStack>>,
     /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
@@ -99,7 +104,7 @@ impl ThreadState {
             blocked: Cell::new(0),
             pool: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
-            owned: UnsafeCell::new(Vec::new()),
+            owned: UnsafeCell::new(HashMap::new()),
             alt_stack: Cell::new(AltStack::for_this_thread()),
             counters: ThreadCounters::default(),
         }));
@@ -114,7 +119,7 @@ impl ThreadState {
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
-        stats::register(&state.counters);
+        stats::register(&state.counters, report_at_exit);
         Some(state)
     }
 
@@ -122,19 +127,16 @@ impl ThreadState {
         self.current.get()
     }
 
-    pub fn set_current(&self, job: *mut Job) {
-        self.current.set(job);
-    }
-
     /// The running job, if any.
     pub fn running_job(&self) -> Option<&Job> {
-        // SAFETY: `current` is only ever set by `Job::enter` to a live job of
+        // SAFETY: `current` is only ever set by `start_job` to a live job of
         // the arena, or to null.
         unsafe { self.current.get().as_ref() }
     }
 
-    pub fn counters(&self) -> &ThreadCounters {
-        &self.counters
+    /// What this thread's jobs carry as their owner.
+    fn owner_word(&self) -> *const c_void {
+        ptr::from_ref(self).cast()
     }
 
     fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<&'static Job>) -> R) -> R {
@@ -146,7 +148,7 @@ impl ThreadState {
         result
     }
 
-    fn with_owned<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
+    fn with_owned<R>(&self, f: impl FnOnce(&mut Owned) -> R) -> R {
         // SAFETY: as in with_idle.
         f(unsafe { &mut *self.owned.get() })
     }
@@ -193,21 +195,14 @@ impl ThreadState {
             self.disown(job);
             self.destroy(job);
         }
-        self.with_owned(|owned| {
-            for &handle in owned.iter() {
-                if let Some(job) = Job::from_handle(handle) {
-                    job.set_uncounted();
-                }
-            }
-        });
+        self.with_owned(|owned| owned.values_mut().for_each(|counted| *counted = false));
     }
 
     fn create_job(&self) -> Option<&'static Job> {
-        let job = Job::create(self)?;
+        let job = Job::create(self.owner_word())?;
         let added = self.with_owned(|owned| {
             owned.try_reserve(1).ok()?;
-            job.set_owned_at(owned.len());
-            owned.push(job.as_handle());
+            owned.insert(job.as_handle(), true);
             Some(())
         });
         if added.is_none() {
@@ -233,16 +228,8 @@ impl ThreadState {
 
     /// Removes a job from the owned list before it is destroyed.
     fn disown(&self, job: &Job) {
-        let at = job.owned_at();
-        self.with_owned(|owned| {
-            if at < owned.len() && owned[at] == job.as_handle() {
-                owned.swap_remove(at);
-                if let Some(moved) = owned.get(at).and_then(|&h| Job::from_handle(h)) {
-                    moved.set_owned_at(at);
-                }
-            }
-        });
-        if !job.is_uncounted()
+        let counted = self.with_owned(|owned| owned.remove(&job.as_handle()));
+        if counted == Some(true)
             && let Some(mut limits) = self.pool.get()
         {
             limits.size = limits.size.saturating_sub(1);
@@ -285,7 +272,7 @@ impl ThreadState {
     /// Whether `handle` is a job paused on this thread.
     fn resumable(&self, handle: *mut Job) -> Option<&'static Job> {
         let job = Job::from_handle(handle)?;
-        (job.state() == State::Paused && ptr::eq(job.owner(), self)).then_some(job)
+        (job.state() == State::Paused && job.owner() == self.owner_word()).then_some(job)
     }
 
     /// `ASYNC_start_job` once its pointers are known to be usable: resumes
@@ -330,7 +317,10 @@ impl ThreadState {
                 }
             }
         };
-        match job.enter(self) {
+        let parent = self.current.replace(job.as_handle());
+        let outcome = job.enter(parent);
+        self.current.set(parent);
+        match outcome {
             Yield::Paused => {
                 self.counters.on_pause();
                 Started::Paused(job.as_handle())
@@ -352,7 +342,7 @@ impl ThreadState {
         let why = match Job::from_handle(handle) {
             None => "is not a job of this library",
             Some(job) if job.state() == State::Free => "is a job that no longer exists",
-            Some(job) if !ptr::eq(job.owner(), self) => "belongs to another thread",
+            Some(job) if job.owner() != self.owner_word() => "belongs to another thread",
             Some(job) if job.state() == State::Running => "is running, not paused",
             Some(_) => "is not paused (it finished already)",
         };
@@ -375,7 +365,7 @@ impl ThreadState {
                 self.current.set(job.abandon());
                 return false;
             }
-            job.pause();
+            job.pause(&self.counters.deepest_at_pause);
         }
         true
     }
@@ -399,14 +389,16 @@ impl ThreadState {
     fn free_all_jobs(&self) {
         let owned = self.with_owned(std::mem::take);
         self.with_idle(Vec::clear);
-        let mut kept = Vec::new();
+        let mut kept = HashMap::new();
         let mut paused = 0usize;
-        for handle in owned {
+        for (handle, counted) in owned {
             let Some(job) = Job::from_handle(handle) else {
                 continue;
             };
             match job.state() {
-                State::Running => kept.push(handle),
+                State::Running => {
+                    kept.insert(handle, counted);
+                }
                 state => {
                     paused += usize::from(state == State::Paused);
                     self.destroy(job);
@@ -521,14 +513,28 @@ extern "C" fn after_fork() {
     let _ = std::panic::catch_unwind(|| FORK_LOCKS.with(|held| drop(held.borrow_mut().take())));
 }
 
+/// The whole process's figures, the calling thread's idle and paused job
+/// stacks measured first.
+pub fn collect_stats() -> stats::Totals {
+    stats::collect(scan_own_stacks, stack::usable_size())
+}
+
+/// The report `RUSTASYNC_STATS=1` prints at exit.
+extern "C" fn report_at_exit() {
+    let report = std::panic::catch_unwind(|| stats::format_report(&collect_stats()));
+    if let Ok(text) = report {
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+    }
+}
+
 /// Measures the stacks of the calling thread's jobs that are not running
 /// (idle in the pool or paused), for a stats report.
-pub fn scan_own_stacks() {
+fn scan_own_stacks() {
     let Some(thread) = ThreadState::current_thread() else {
         return;
     };
     thread.with_owned(|owned| {
-        for &handle in owned.iter() {
+        for &handle in owned.keys() {
             if let Some(job) = Job::from_handle(handle)
                 && job.state() != State::Running
             {
