@@ -333,7 +333,8 @@ impl Job {
     }
 
     /// Runs the job until it pauses or finishes, entered from `parent` (the
-    /// job that was running, or null), which `abandon` gives back. Swaps
+    /// job that was running, or null), which `take_parent` or `abandon`
+    /// then gives back. Swaps
     /// OpenSSL's default library context as OpenSSL does: the job runs with
     /// the context it last had (a new job with its starter's), and the
     /// starter gets its own back afterwards.
@@ -359,7 +360,6 @@ impl Job {
                 self.stack_for_sanitizer(),
             )
         };
-        self.parent.set(ptr::null_mut());
         let job_ctx = openssl::current_default();
         openssl::ensure_default(job_ctx, starter_ctx);
         self.libctx.set(job_ctx);
@@ -385,6 +385,12 @@ impl Job {
         unsafe { self.other_side.leave(Yield::Paused, self.notes()) };
         self.check_dying();
         self.wait.resync_on_resume();
+    }
+
+    /// The job that entered this one, once `enter` has returned.
+    #[inline]
+    pub fn take_parent(&self) -> *mut Job {
+        self.parent.replace(ptr::null_mut())
     }
 
     /// Gives up a running job that was left by `longjmp`: it can never

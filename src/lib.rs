@@ -12,6 +12,7 @@
 
 mod arena;
 mod config;
+mod error;
 pub mod extensions;
 pub mod ffi;
 mod fibre;

@@ -14,6 +14,7 @@ use std::ptr;
 use std::sync::{Once, OnceLock};
 
 use crate::arena::ArenaForkLock;
+use crate::error::Error;
 use crate::fibre::Yield;
 use crate::job::{JOBS, Job, JobFn, State};
 
@@ -26,27 +27,12 @@ use crate::stats::{self, ThreadCounters};
 use crate::tls;
 use crate::wait_ctx::WaitCtx;
 
-/// What `ASYNC_start_job` did.
+/// What `ASYNC_start_job` did, when it did not fail.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Started {
     Paused(*mut Job),
     Finished(c_int),
     NoJobs,
-    Failed(Failure),
-}
-
-/// Why `ASYNC_start_job` refused, each mapped to OpenSSL's failure value.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// The handle is not a job paused on this thread.
-    NotResumable,
-    /// A new job was asked for with no function.
-    NoFunction,
-    /// The argument block could not be copied, or the thread state not made.
-    OutOfMemory,
-    /// A non-NULL argument block of size 0, which libcrypto 1.1 refuses
-    /// (its copy is a `malloc(0)`, which fails) where 3.x passes NULL.
-    EmptyArgs,
 }
 
 type Owned = HashMap<*mut Job, bool>;
@@ -226,7 +212,9 @@ impl ThreadState {
         job.destroy();
     }
 
-    /// Removes a job from the owned list before it is destroyed.
+    /// Removes a job from the owned list before it is destroyed. Kept out
+    /// of line: `give_back` reaches it only when the pool cannot keep a job.
+    #[inline(never)]
     fn disown(&self, job: &Job) {
         let counted = self.with_owned(|owned| owned.remove(&job.as_handle()));
         if counted == Some(true)
@@ -285,23 +273,25 @@ impl ThreadState {
         func: Option<JobFn>,
         args: *const c_void,
         size: usize,
-    ) -> Started {
+    ) -> Result<Started, Error> {
         let job = if handle.is_null() {
             let Some(func) = func else {
-                return Started::Failed(Failure::NoFunction);
+                return Err(Error::null("func is NULL"));
             };
             let Some(job) = self.take_job() else {
-                return Started::NoJobs;
+                return Ok(Started::NoJobs);
             };
             // 1.1 takes a job from the pool before copying the arguments, so
             // ASYNC_NO_JOBS wins over this refusal there too.
             if !args.is_null() && size == 0 && openssl::is_1_1() {
                 self.give_back(job);
-                return Started::Failed(Failure::EmptyArgs);
+                return Err(Error::no_memory(
+                    "args is not NULL but size is 0, which OpenSSL 1.1 refuses (its copy is a malloc(0))",
+                ));
             }
             if !job.prepare(func, args, size, wait_ctx) {
                 self.give_back(job);
-                return Started::Failed(Failure::OutOfMemory);
+                return Err(Error::no_memory("cannot copy the argument block"));
             }
             stats::bump(&self.counters.started);
             job
@@ -313,23 +303,23 @@ impl ThreadState {
                 }
                 None => {
                     self.explain_refusal(handle);
-                    return Started::Failed(Failure::NotResumable);
+                    // Explained already; OpenSSL queues an invalid argument.
+                    return Err(Error::invalid(""));
                 }
             }
         };
-        let parent = self.current.replace(job.as_handle());
-        let outcome = job.enter(parent);
-        self.current.set(parent);
+        let outcome = job.enter(self.current.replace(job.as_handle()));
+        self.current.set(job.take_parent());
         match outcome {
             Yield::Paused => {
                 self.counters.on_pause();
-                Started::Paused(job.as_handle())
+                Ok(Started::Paused(job.as_handle()))
             }
             Yield::Finished => {
                 stats::bump(&self.counters.finished);
                 let ret = job.finish();
                 self.give_back(job);
-                Started::Finished(ret)
+                Ok(Started::Finished(ret))
             }
         }
     }
