@@ -122,7 +122,7 @@ impl<T> Arena<T> {
         }
     }
 
-    /// Holds the arena's lock across `fork()` (see `before_fork` in `pool`).
+    /// Holds the arena's lock across `fork()` (see `fork::before_fork`).
     pub fn lock_for_fork(&self) -> ArenaForkLock<'_> {
         ArenaForkLock {
             _hold: self.state.hold_for_fork(),

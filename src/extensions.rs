@@ -11,7 +11,7 @@
 use std::ffi::{c_char, c_int};
 
 use crate::ffi::export;
-use crate::pool;
+use crate::thread;
 
 /// The library's figures, as `RUSTASYNC_STATS=1` reports them at exit.
 /// Counts cover every thread since the process started.
@@ -70,7 +70,7 @@ pub unsafe extern "C" fn rustasync_stats(out: *mut rustasync_stats) -> c_int {
         if out.is_null() {
             return Ok(0);
         }
-        let t = pool::collect_stats();
+        let t = thread::collect_stats();
         let figures = rustasync_stats {
             jobs_created: t.created,
             jobs_freed: t.destroyed,

@@ -17,8 +17,8 @@ use std::ptr;
 
 use crate::error::Error;
 use crate::job::{Job, State};
-use crate::pool::{Started, ThreadState};
 use crate::stack;
+use crate::thread::{Started, ThreadState};
 use crate::wait_ctx::{self, WaitCtx};
 
 /// A job: an opaque handle owned by the library.

@@ -3,8 +3,8 @@
 //! Control blocks live in an arena (see `arena`), so a handle from C can be
 //! checked before it is trusted. A job's fibre stays alive between uses, so
 //! a pooled job starts again with one switch. A job knows nothing of threads
-//! or pools: its owner is an opaque word that the thread layer (`pool`)
-//! compares, and the thread's current job is that layer's to keep.
+//! or pools: its owner is an opaque word that its pool compares, and the
+//! thread's current job is the thread layer's to keep (`thread`).
 
 use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_int, c_void};

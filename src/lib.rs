@@ -1,8 +1,9 @@
 //! rustasync: a drop-in replacement for OpenSSL's asynchronous job layer.
 //!
 //! Layers, top to bottom (a module imports only from below; see
-//! ARCHITECTURE.md): `ffi` and `extensions`, the C boundary; `pool`, the
-//! per-thread state (current job, pool, thread exit, fork); `job` and
+//! ARCHITECTURE.md): `ffi` and `extensions`, the C boundary; `thread`
+//! (current job, lifecycle, thread exit), `pool` and `fork`, the per-thread
+//! state; `job` and
 //! `arena`, a job and its control block, knowing nothing of threads; `stack`
 //! and `fibre`, guarded stacks and the switch; `mem`, memory-mapping helpers.
 //! Leaves: `wait_ctx`, `openssl` (run-time interop with libcrypto), `stats`,
@@ -16,6 +17,7 @@ mod error;
 pub mod extensions;
 pub mod ffi;
 mod fibre;
+mod fork;
 mod job;
 mod lock;
 mod log;
@@ -26,6 +28,7 @@ mod pool;
 mod sanitizer;
 mod stack;
 mod stats;
+mod thread;
 mod tls;
 mod valgrind;
 mod wait_ctx;

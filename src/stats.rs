@@ -148,7 +148,7 @@ fn registry() -> lock::Guard<'static, Registry> {
     REGISTRY.lock()
 }
 
-/// The registry's lock, held across `fork()` (see `pool::before_fork`).
+/// The registry's lock, held across `fork()` (see `fork::before_fork`).
 pub(crate) struct ForkLock {
     _hold: lock::ForkHold<'static, Registry>,
 }
