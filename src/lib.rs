@@ -25,6 +25,7 @@ mod mem;
 mod openssl;
 mod overflow;
 mod pool;
+mod region;
 mod sanitizer;
 mod stack;
 mod stats;

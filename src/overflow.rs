@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config;
 use crate::mem;
-use crate::stack;
+use crate::region;
 
 /// The signals a guard-page hit raises: `SIGSEGV` on Linux for a guard made
 /// with `mprotect` or `MADV_GUARD_INSTALL`; `SIGBUS` is covered as well.
@@ -170,7 +170,7 @@ extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, _context: *mut
     let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
     // si_code > 0: raised by the kernel for a fault, not sent by a process.
     let fault = code > 0;
-    if fault && stack::is_guard_page(address) {
+    if fault && region::is_guard_page(address) {
         report_overflow(address);
     }
     // SAFETY: a zeroed sigaction with SIG_DFL (0) is the default action.
@@ -190,7 +190,7 @@ extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, _context: *mut
 
 /// Writes the one-line diagnostic with `write(2)` from a stack buffer.
 fn report_overflow(address: usize) {
-    let size = stack::region_stack_size();
+    let size = region::region_stack_size();
     let mut line = Line::new();
     line.text("rustasync: fatal: job stack overflow (fault at 0x");
     line.hex(address);

@@ -176,6 +176,7 @@ impl Pool {
     /// Returns a finished job to the pool. As in OpenSSL this is whatever
     /// pool the thread has now, even for a job of an earlier pool (which the
     /// new pool then reuses without counting it); with no pool it is freed.
+    #[inline(always)]
     pub fn give_back(&self, job: &'static Job, counters: &ThreadCounters) {
         let kept = self.limits.get().is_some()
             && self.with_idle(counters, |idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
