@@ -15,7 +15,7 @@ use std::ffi::{CStr, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use crate::error::Error;
+use crate::error::{Error, error};
 use crate::job::{Job, State};
 use crate::stack;
 use crate::thread::{Started, ThreadState};
@@ -82,30 +82,26 @@ pub(crate) fn export<R>(function: &CStr, failure: R, body: impl FnOnce() -> Resu
             failure
         }
         Err(_) => {
-            Error::internal("internal panic caught at the C boundary").report(function);
+            error!(internal, "internal panic caught at the C boundary").report(function);
             failure
         }
     }
 }
 
-/// `pointer`, or the NULL-parameter failure that says `why`.
-pub(crate) fn not_null<T>(pointer: *mut T, why: &'static str) -> Result<*mut T, Error> {
-    if pointer.is_null() {
-        Err(Error::null(why))
-    } else {
-        Ok(pointer)
-    }
+/// `pointer`, or `error` when it is NULL.
+pub(crate) fn not_null<T>(pointer: *mut T, error: Error) -> Result<*mut T, Error> {
+    if pointer.is_null() { Err(error) } else { Ok(pointer) }
 }
 
 fn wait_ctx<'a>(ctx: *mut ASYNC_WAIT_CTX) -> Result<&'a mut WaitCtx, Error> {
     // SAFETY: a non-null ASYNC_WAIT_CTX pointer is, by the API contract, one
     // returned by ASYNC_WAIT_CTX_new and not yet freed; calls on one context
     // are not made concurrently.
-    unsafe { ctx.cast::<WaitCtx>().as_mut() }.ok_or(Error::null("ctx is NULL"))
+    unsafe { ctx.cast::<WaitCtx>().as_mut() }.ok_or(error!(null, "ctx is NULL"))
 }
 
 fn thread_state() -> Result<&'static ThreadState, Error> {
-    ThreadState::get_or_create().ok_or(Error::no_memory("cannot allocate thread state"))
+    ThreadState::get_or_create().ok_or(error!(no_memory, "cannot allocate thread state"))
 }
 
 /// Sets up the calling thread's job pool: at most `max_size` jobs (0: no
@@ -115,9 +111,9 @@ fn thread_state() -> Result<&'static ThreadState, Error> {
 pub extern "C" fn ASYNC_init_thread(max_size: usize, init_size: usize) -> c_int {
     export(c"ASYNC_init_thread", 0, || {
         if init_size > max_size {
-            return Err(Error::with(
-                ASYNC_R_INVALID_POOL_SIZE,
-                "init_size is larger than max_size",
+            return Err(error!(
+                with,
+                ASYNC_R_INVALID_POOL_SIZE, "init_size is larger than max_size",
             ));
         }
         Ok(c_int::from(thread_state()?.init_pool(max_size, init_size)))
@@ -155,7 +151,7 @@ pub unsafe extern "C" fn ASYNC_start_job(
     size: usize,
 ) -> c_int {
     export(c"ASYNC_start_job", ASYNC_ERR, || {
-        let job = not_null(job, "job is NULL")?;
+        let job = not_null(job, error!(null, "job is NULL"))?;
         let thread = thread_state()?;
         // SAFETY: `job` is non-null and, per the contract, valid for reads.
         let handle = unsafe { *job }.cast::<Job>();
@@ -190,7 +186,8 @@ pub extern "C" fn ASYNC_pause_job() -> c_int {
         if let Some(thread) = ThreadState::current_thread()
             && !thread.pause_current()
         {
-            return Err(Error::misuse(
+            return Err(error!(
+                misuse,
                 "called off the current job's stack (was the job left with longjmp?); the job is abandoned",
             ));
         }
@@ -214,10 +211,10 @@ pub extern "C" fn ASYNC_get_current_job() -> *mut ASYNC_JOB {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ASYNC_get_wait_ctx(job: *mut ASYNC_JOB) -> *mut ASYNC_WAIT_CTX {
     export(c"ASYNC_get_wait_ctx", ptr::null_mut(), || {
-        let job = not_null(job, "job is NULL")?;
+        let job = not_null(job, error!(null, "job is NULL"))?;
         match Job::from_handle(job.cast()) {
             Some(job) if matches!(job.state(), State::Running | State::Paused) => Ok(job.wait_ctx().cast()),
-            _ => Err(Error::invalid("not the handle of a running or paused job")),
+            _ => Err(error!(invalid, "not the handle of a running or paused job")),
         }
     })
 }
@@ -260,7 +257,7 @@ pub extern "C" fn ASYNC_WAIT_CTX_new() -> *mut ASYNC_WAIT_CTX {
         // SAFETY: the layout has non-zero size.
         let memory = unsafe { std::alloc::alloc(layout) }.cast::<WaitCtx>();
         if memory.is_null() {
-            return Err(Error::no_memory("out of memory"));
+            return Err(error!(no_memory, "out of memory"));
         }
         // SAFETY: fresh memory of WaitCtx's layout; ASYNC_WAIT_CTX_free
         // reclaims it as a Box.
@@ -322,7 +319,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_wait_fd(
         if state.set_wait_fd(key, fd, custom_data, cleanup) {
             Ok(1)
         } else {
-            Err(Error::no_memory("out of memory"))
+            Err(error!(no_memory, "out of memory"))
         }
     })
 }
@@ -343,7 +340,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_fd(
     export(c"ASYNC_WAIT_CTX_get_fd", 0, || {
         let state = wait_ctx(ctx)?;
         if fd.is_null() || custom_data.is_null() {
-            return Err(Error::null("fd or custom_data is NULL"));
+            return Err(error!(null, "fd or custom_data is NULL"));
         }
         let Some((found, data)) = state.fd(key) else {
             return Ok(0);
@@ -371,7 +368,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_all_fds(
 ) -> c_int {
     export(c"ASYNC_WAIT_CTX_get_all_fds", 0, || {
         let state = wait_ctx(ctx)?;
-        let numfds = not_null(numfds, "numfds is NULL")?;
+        let numfds = not_null(numfds, error!(null, "numfds is NULL"))?;
         let mut count = 0;
         for found in state.all_fds() {
             if !fd.is_null() {
@@ -403,7 +400,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_changed_fds(
     export(c"ASYNC_WAIT_CTX_get_changed_fds", 0, || {
         let state = wait_ctx(ctx)?;
         if numaddfds.is_null() || numdelfds.is_null() {
-            return Err(Error::null("numaddfds or numdelfds is NULL"));
+            return Err(error!(null, "numaddfds or numdelfds is NULL"));
         }
         let (added, deleted) = state.changed_counts();
         // SAFETY: checked non-null; valid for writes per contract.
@@ -451,7 +448,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_callback(
 ) -> c_int {
     export(c"ASYNC_WAIT_CTX_set_callback", 0, || {
         // OpenSSL returns 0 here without an error on its queue.
-        let state = wait_ctx(ctx).map_err(|_| Error::unqueued("ctx is NULL"))?;
+        let state = wait_ctx(ctx).map_err(|_| error!(unqueued, "ctx is NULL"))?;
         state.set_callback(callback, callback_arg);
         Ok(1)
     })
@@ -474,7 +471,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_callback(
             return Ok(0);
         };
         if callback.is_null() || callback_arg.is_null() {
-            return Err(Error::null("callback or callback_arg is NULL"));
+            return Err(error!(null, "callback or callback_arg is NULL"));
         }
         // SAFETY: both checked non-null; valid for writes per contract.
         unsafe {
@@ -494,7 +491,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_callback(
 pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_status(ctx: *mut ASYNC_WAIT_CTX, status: c_int) -> c_int {
     export(c"ASYNC_WAIT_CTX_set_status", 0, || {
         // OpenSSL returns 0 here without an error on its queue.
-        let state = wait_ctx(ctx).map_err(|_| Error::unqueued("ctx is NULL"))?;
+        let state = wait_ctx(ctx).map_err(|_| error!(unqueued, "ctx is NULL"))?;
         state.set_status(status);
         Ok(1)
     })
@@ -520,7 +517,7 @@ pub extern "C" fn ASYNC_set_mem_functions(alloc_fn: ASYNC_stack_alloc_fn, free_f
         if stack::set_memory_functions(alloc_fn, free_fn) {
             Ok(1)
         } else {
-            Err(Error::misuse("refused, job stacks exist already"))
+            Err(error!(misuse, "refused, job stacks exist already"))
         }
     })
 }

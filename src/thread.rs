@@ -10,7 +10,7 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::OnceLock;
 
-use crate::error::Error;
+use crate::error::{Error, error};
 use crate::fibre::Yield;
 use crate::fork;
 use crate::job::{Job, JobFn, State};
@@ -126,7 +126,7 @@ impl ThreadState {
     ) -> Result<Started, Error> {
         let job = if handle.is_null() {
             let Some(func) = func else {
-                return Err(Error::null("func is NULL"));
+                return Err(error!(null, "func is NULL"));
             };
             let Some(job) = self.pool.take_job(&self.counters) else {
                 return Ok(Started::NoJobs);
@@ -135,13 +135,14 @@ impl ThreadState {
             // ASYNC_NO_JOBS wins over this refusal there too.
             if !args.is_null() && size == 0 && openssl::is_1_1() {
                 self.pool.give_back(job, &self.counters);
-                return Err(Error::no_memory(
+                return Err(error!(
+                    no_memory,
                     "args is not NULL but size is 0, which OpenSSL 1.1 refuses (its copy is a malloc(0))",
                 ));
             }
             if !job.prepare(func, args, size, wait_ctx) {
                 self.pool.give_back(job, &self.counters);
-                return Err(Error::no_memory("cannot copy the argument block"));
+                return Err(error!(no_memory, "cannot copy the argument block"));
             }
             stats::bump(&self.counters.started);
             job
@@ -154,7 +155,7 @@ impl ThreadState {
                 None => {
                     self.explain_refusal(handle);
                     // Explained already; OpenSSL queues an invalid argument.
-                    return Err(Error::invalid(""));
+                    return Err(error!(invalid, ""));
                 }
             }
         };
