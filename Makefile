@@ -40,6 +40,7 @@ bindir      ?= $(PREFIX)/bin
 libdir      ?= $(PREFIX)/lib
 includedir  ?= $(PREFIX)/include
 mandir      ?= $(PREFIX)/share/man
+datadir     ?= $(PREFIX)/share
 pkgconfigdir ?= $(libdir)/pkgconfig
 # The .pc file names its directories relative to ${prefix} when it can, so
 # that `pkg-config --define-prefix` can relocate it.
@@ -52,8 +53,9 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(includedir))
 BUILD_PACKAGES := $(shell sed -n 's/^build //p' tools/debian-packages)
 TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
+.PHONY: test-openssl35
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test unload-test mutation-test lint check deps deps-test clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test dlopen-test test-openssl111
+	valgrind-test sanitize-test fuzz-test stress-test dlopen-test test-openssl111 gdb-test live-stats-test stat-tool
 
 FUZZ_SECONDS   ?= 30
 STRESS_SECONDS ?= 60
@@ -86,6 +88,13 @@ lib:
 	@cp target/release/librustasync.a $(LIBDIR)/.librustasync.a.tmp
 	@mv -f $(LIBDIR)/.librustasync.a.tmp $(LIBDIR)/librustasync.a
 
+# rustasync-stat, the reader of the live figures (RUSTASYNC_STATS=live).
+stat-tool:
+	$(CARGO) build --release --bin rustasync-stat
+	@mkdir -p $(BUILD)/bin
+	@cp target/release/rustasync-stat $(BUILD)/bin/.rustasync-stat.tmp
+	@mv -f $(BUILD)/bin/.rustasync-stat.tmp $(BUILD)/bin/rustasync-stat
+
 # Refreshes the committed headers from what cbindgen generated.
 header: lib
 	cp $(GENERATED_HEADER) include/openssl/async.h
@@ -94,9 +103,9 @@ header: lib
 # Installs like any C library. The header goes to include/rustasync/openssl/
 # so that `pkg-config --cflags rustasync` makes <openssl/async.h> ours,
 # without replacing the system's.
-install: lib
+install: lib stat-tool
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(includedir)/rustasync/openssl \
-	    $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man7
+	    $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man7 $(DESTDIR)$(datadir)/rustasync
 	install -m 755 $(LIBDIR)/librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/librustasync.so.$(VERSION)
 	ln -sfn librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
 	ln -sfn $(SONAME) $(DESTDIR)$(libdir)/librustasync.so
@@ -109,15 +118,18 @@ install: lib
 	install -m 644 $(BUILD)/rustasync.pc $(DESTDIR)$(pkgconfigdir)/rustasync.pc
 	sed -e "s|^lib='@RUSTASYNC_LIB@'|lib='$(libdir)/$(SONAME)'|" tools/rustasync-preload > $(BUILD)/rustasync-preload
 	install -m 755 $(BUILD)/rustasync-preload $(DESTDIR)$(bindir)/rustasync-preload
+	install -m 755 $(BUILD)/bin/rustasync-stat $(DESTDIR)$(bindir)/rustasync-stat
 	install -m 644 man/rustasync.7 $(DESTDIR)$(mandir)/man7/rustasync.7
+	install -m 644 tools/gdb/rustasync.py $(DESTDIR)$(datadir)/rustasync/rustasync-gdb.py
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/librustasync.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME) \
 	    $(DESTDIR)$(libdir)/librustasync.so $(DESTDIR)$(libdir)/librustasync.a \
 	    $(DESTDIR)$(pkgconfigdir)/rustasync.pc $(DESTDIR)$(includedir)/rustasync.h \
 	    $(DESTDIR)$(includedir)/rustasync/openssl/async.h $(DESTDIR)$(bindir)/rustasync-preload \
-	    $(DESTDIR)$(mandir)/man7/rustasync.7
-	-rmdir $(DESTDIR)$(includedir)/rustasync/openssl $(DESTDIR)$(includedir)/rustasync 2>/dev/null
+	    $(DESTDIR)$(bindir)/rustasync-stat $(DESTDIR)$(mandir)/man7/rustasync.7 $(DESTDIR)$(datadir)/rustasync/rustasync-gdb.py
+	-rmdir $(DESTDIR)$(includedir)/rustasync/openssl $(DESTDIR)$(includedir)/rustasync \
+	    $(DESTDIR)$(datadir)/rustasync 2>/dev/null
 
 # OpenSSL's own example from ASYNC_start_job(3ssl), unmodified, linked with
 # -lrustasync before -lcrypto.
@@ -131,7 +143,7 @@ demo: deps lib
 # In CI every scenario must run: a test script that skips one fails.
 test: export RUSTASYNC_NO_SKIPS := 1
 test: deps deps-test lint rust-test header-test c-test mutation-test manpage-test install-test stats-test interop-test \
-	sanitize-test valgrind-test fuzz-test dlopen-test unload-test test-openssl111
+	provider-test sanitize-test valgrind-test fuzz-test dlopen-test unload-test test-openssl111 test-openssl35 gdb-test live-stats-test
 	@echo "make test: all passed"
 
 # The contributor's loop after every change (under a minute on a warm
@@ -193,6 +205,7 @@ manpage-test: deps lib
 
 header-test: lib
 	c-tests/header-test.sh $(BUILD)/header $(GENERATED_HEADER) $(GENERATED_EXT_HEADER)
+	c-tests/header-standin.sh $(BUILD)/header-standin
 
 # make install / uninstall into a staging root, then the man-page example
 # built with nothing but pkg-config's flags, dynamically and statically.
@@ -209,6 +222,17 @@ stats-test: deps lib
 unload-test: lib
 	c-tests/unload-test.sh $(BUILD)/unload-test $(LIBDIR)
 
+# The gdb extension (tools/gdb/rustasync.py) on three paused jobs and a
+# running one: live, in a kernel core dump and in a gcore dump.
+gdb-test: deps lib
+	c-tests/gdb/gdb-test.sh $(BUILD)/gdb-test $(LIBDIR)
+
+# RUSTASYNC_STATS=live and rustasync-stat with haproxy, the pausing engine
+# and wrk.
+live-stats-test: lib stat-tool interop-build deps-test
+	c-tests/live-stats-test.sh $(BUILD)/live-stats $(LIBDIR) $(BUILD)/bin/rustasync-stat \
+	    $(BUILD)/interop/pause_engine.so
+
 # Programs built against OpenSSL 1.1.1: Debian 11's source package, built
 # once into build/openssl-1.1.1 (a few minutes; reused afterwards), then
 # the C tests, 1.1.1's man-page example, its error queue, speed and
@@ -218,8 +242,18 @@ test-openssl111: lib
 	@tools/ensure-packages dpkg-dev perl iproute2 binutils
 	tools/build-openssl.sh bullseye $(OPENSSL111_DIR)
 	c-tests/openssl111/run.sh $(OPENSSL111_DIR) $(LIBDIR) $(BUILD)/openssl111-test
+	c-tests/header-standin.sh $(BUILD)/openssl111-header $(OPENSSL111_DIR)/include
 
 INTEROP_DEPS := deps deps-test lib
+
+# OpenSSL 3.5 from Debian 13's source package, built once into
+# build/openssl-3.5 (reused while it is there), and rustasync run against it
+# on its libraries as upstream links them and relinked as Debian does.
+OPENSSL35_DIR := $(BUILD)/openssl-3.5
+test-openssl35: deps deps-test lib
+	tools/build-openssl.sh trixie $(OPENSSL35_DIR)
+	c-tests/openssl-build-test.sh $(OPENSSL35_DIR) $(BUILD)/openssl35-test $(LIBDIR)
+
 include c-tests/interop/interop.mk
 include bench/bench.mk
 

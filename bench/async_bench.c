@@ -53,18 +53,22 @@ struct sizes {
     long shuffle_rounds; /* timed rounds for shuffled_resume */
     long paused_jobs;    /* paused jobs for paused_memory */
     long mt_per_batch;   /* operations per batch, per thread, two_threads */
+    long burst_jobs;     /* jobs paused at once for burst_memory */
+    long burst_calls;    /* start calls after the burst, burst_memory */
 };
 
 static const struct sizes FULL = {
     .batches = 15, .per_batch = 100000, .warmup = 20000,
     .cold_samples = 200, .shuffle_jobs = 10000, .shuffle_rounds = 11,
     .paused_jobs = 100000, .mt_per_batch = 50000,
+    .burst_jobs = 10000, .burst_calls = 100000,
 };
 
 static const struct sizes QUICK = {
     .batches = 3, .per_batch = 1000, .warmup = 100,
     .cold_samples = 8, .shuffle_jobs = 1000, .shuffle_rounds = 3,
     .paused_jobs = 100000, .mt_per_batch = 1000,
+    .burst_jobs = 10000, .burst_calls = 100000,
 };
 
 static const struct sizes *sz = &FULL;
@@ -548,6 +552,89 @@ static int bench_paused_memory(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* 5b. memory after a burst                                                 */
+
+/* A job that uses a handshake's worth of stack, pauses once, and finishes. */
+static int job_deep_pause(void *arg)
+{
+    volatile char frame[8192];
+
+    (void)arg;
+    memset((char *)frame, 1, sizeof(frame));
+    if (ASYNC_pause_job() != 1)
+        return -1;
+    return frame[100] + 6;
+}
+
+/* Starts k jobs that pause, then resumes each to its end: 2k start calls.
+ * With all k paused, the resident pages go to *paused_rss if not NULL. */
+static void burst_round(ASYNC_JOB **jobs, ASYNC_WAIT_CTX **waits, long k, const char *what,
+                        long *paused_rss)
+{
+    int ret = 0, r;
+    long size;
+
+    for (long i = 0; i < k; i++) {
+        jobs[i] = NULL;
+        if ((r = ASYNC_start_job(&jobs[i], waits[i], &ret, job_deep_pause, NULL, 0)) != ASYNC_PAUSE)
+            fail("%s: job %ld of %ld: ASYNC_start_job gave %s", what, i, k, start_job_status(r));
+    }
+    if (paused_rss != NULL)
+        statm(&size, paused_rss);
+    for (long i = 0; i < k; i++)
+        if ((r = ASYNC_start_job(&jobs[i], waits[i], &ret, job_deep_pause, NULL, 0)) != ASYNC_FINISH
+            || ret != 7)
+            fail("%s: finishing job %ld: %s, result %d", what, i, start_job_status(r), ret);
+}
+
+/*
+ * A server's pool after a traffic burst: 16 jobs at a time, then
+ * burst_jobs paused at once, all finished, then 16 at a time again for
+ * burst_calls start calls. Resident memory against the figure before the
+ * burst: with all burst_jobs paused, at the end, and how many calls after it
+ * took to come back within 1 MiB (-1: not within burst_calls). libssl's
+ * pool has no limit (ASYNC_init_thread(0, 0)), as here.
+ */
+static int bench_burst_memory(void)
+{
+    long n = sz->burst_jobs, page = sysconf(_SC_PAGESIZE), size, rss0, rss, peak;
+    long calls = 0, back = -1;
+    ASYNC_JOB **jobs = xcalloc((size_t)n, sizeof(*jobs));
+    ASYNC_WAIT_CTX **waits = xcalloc((size_t)n, sizeof(*waits));
+
+    init_thread(0, 0);
+    for (long i = 0; i < n; i++)
+        waits[i] = new_wait_ctx();
+    for (long i = 0; i < 1000; i++)
+        burst_round(jobs, waits, 16, "burst_memory warm-up", NULL);
+    statm(&size, &rss0);
+    burst_round(jobs, waits, n, "burst_memory burst", &peak);
+    while (calls < sz->burst_calls) {
+        burst_round(jobs, waits, 16, "burst_memory after", NULL);
+        calls += 32;
+        if (back < 0 && calls % 1024 == 0) {
+            statm(&size, &rss);
+            if ((rss - rss0) * page <= 1024 * 1024)
+                back = calls;
+        }
+    }
+    statm(&size, &rss);
+    for (long i = 0; i < n; i++)
+        ASYNC_WAIT_CTX_free(waits[i]);
+    free(jobs);
+    free(waits);
+    ASYNC_cleanup_thread();
+
+    printf("# burst_memory: %ld jobs paused at once; resident before %ld KiB, peak %+ld KiB, "
+           "after %ld calls %+ld KiB\n", n, rss0 * page / 1024, (peak - rss0) * page / 1024,
+           calls, (rss - rss0) * page / 1024);
+    result("burst_rss_peak", (double)(peak - rss0) * (double)page / 1024.0, "KiB");
+    result("burst_rss_after", (double)(rss - rss0) * (double)page / 1024.0, "KiB");
+    result("burst_calls_to_1mib", (double)back, "calls");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* 6. two threads, each doing 1 then 2, at the same time                    */
 
 static pthread_barrier_t mt_barrier;
@@ -666,6 +753,8 @@ static const struct bench BENCHES[] = {
     {"paused_memory", bench_paused_memory,
      "paused_rss_per_job paused_vsz_per_job paused_maps_added paused_create",
      "100,000 paused jobs: resident KiB/job, mappings added, creation time"},
+    {"burst_memory", bench_burst_memory, "burst_rss_peak burst_rss_after burst_calls_to_1mib",
+     "10,000 jobs paused at once, then 16 at a time: resident KiB kept, calls to give it back"},
     {"two_threads", bench_two_threads, "two_threads_start_finish two_threads_pause_resume",
      "two threads doing start_finish then pause_resume"},
 };

@@ -52,6 +52,7 @@ RAW=$OUT/raw.tsv      # side <TAB> metric <TAB> value <TAB> unit, one line per f
 LOG=$OUT/log.txt      # every program's full output
 : >"$RAW"
 : >"$LOG"
+rm -f "$OUT/budget.txt"   # written again below when callgrind runs
 failures=0
 
 if [ ! -x "$BIN" ] || [ "$ROOT/bench/async_bench.c" -nt "$BIN" ]; then
@@ -278,6 +279,9 @@ function label(m) {
     if (m == "paused_vsz_per_job") return "5. 100,000 paused jobs: address space"
     if (m == "paused_maps_added") return "5. 100,000 paused jobs: mappings added"
     if (m == "paused_create") return "5. 100,000 paused jobs: time to create"
+    if (m == "burst_rss_peak") return "5b. burst of 10,000 paused jobs: resident, all paused"
+    if (m == "burst_rss_after") return "5b. same, kept after 100,000 more start calls (16 at a time)"
+    if (m == "burst_calls_to_1mib") return "5b. same, start calls until within 1 MiB of before (-1: never)"
     if (m == "two_threads_start_finish") return "6. 2 threads at once: start -> finish"
     if (m == "two_threads_pause_resume") return "6. 2 threads at once: pause -> resume"
     if (m == "speed_sha256") return "7. openssl speed -async_jobs 8 sha256 16 B"
@@ -325,7 +329,8 @@ END {
     split("start_finish start_finish_instructions pause_resume pause_resume_instructions " \
           "pause_resume_fpflags pause_resume_fpflags_instructions pause_resume_libctx " \
           "pause_resume_libctx_instructions cold_start shuffled_resume paused_rss_per_job " \
-          "paused_vsz_per_job paused_maps_added paused_create two_threads_start_finish " \
+          "paused_vsz_per_job paused_maps_added paused_create burst_rss_peak burst_rss_after " \
+          "burst_calls_to_1mib two_threads_start_finish " \
           "two_threads_pause_resume speed_sha256 speed_engine_sha256 " \
           "speed_engine_ecdsap256_sign speed_engine_ecdsap256_verify haproxy_handshakes", known, " ")
     k = 0

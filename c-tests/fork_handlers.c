@@ -5,7 +5,9 @@
  * library's first use and after it, while another thread keeps starting
  * jobs. Nothing may deadlock, and parent and child both use the library
  * afterwards. Each case runs in its own process with an alarm, so a
- * deadlock shows as "killed by SIGALRM".
+ * deadlock shows as "killed by SIGALRM". Under valgrind (both runs) there
+ * is no busy thread: what a thread that does not exist in the child had
+ * allocated would count as a leak there.
  */
 #include <pthread.h>
 #include <string.h>
@@ -44,9 +46,11 @@ static int run_job(void)
 static void handler(const char *which)
 {
     if (strcmp(cleanup_in, which) == 0) {
+        char line[64];
+
         ASYNC_cleanup_thread();
-        say(which);
-        say(" handler: pool cleaned up\n");
+        snprintf(line, sizeof(line), "%s handler: pool cleaned up\n", which);
+        say(line);
     }
 }
 
@@ -77,7 +81,7 @@ static int child_mode(const char *when, const char *where)
         return 10;
     if (!ASYNC_init_thread(4, 2) || !run_job())
         return 11;
-    if (pthread_create(&t, NULL, busy, NULL) != 0)
+    if (!under_valgrind() && pthread_create(&t, NULL, busy, NULL) != 0)
         return 12;
     if (strcmp(when, "after") == 0 && pthread_atfork(on_prepare, on_parent, on_child) != 0)
         return 13;
@@ -102,7 +106,8 @@ static int child_mode(const char *when, const char *where)
             say("parent: jobs FAILED\n");
     }
     stop_busy = 1;
-    pthread_join(t, NULL);
+    if (!under_valgrind())
+        pthread_join(t, NULL);
     ASYNC_cleanup_thread();
     say("done\n");
     return 0;
@@ -135,7 +140,11 @@ int main(int argc, char **argv)
                 printf("killed by signal %s\n", WTERMSIG(c.status) == SIGALRM ? "SIGALRM (deadlock)" : "other");
             else
                 printf("exit %d\n", WEXITSTATUS(c.status));
-            printf("%s", c.err);
+            /* The lines the processes wrote themselves, not a checker's
+             * nor a RUSTASYNC_STATS report. */
+            for (char *line = strtok(c.err, "\n"); line != NULL; line = strtok(NULL, "\n"))
+                if (strncmp(line, "==", 2) != 0 && strncmp(line, "rustasync:", 10) != 0)
+                    printf("%s\n", line);
         }
     }
     return 0;

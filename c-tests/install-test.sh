@@ -37,7 +37,8 @@ inc="$stage$prefix/include"
 
 # Layout.
 for f in "lib/librustasync.so.$version" lib/librustasync.a include/rustasync/openssl/async.h include/rustasync.h \
-    lib/pkgconfig/rustasync.pc bin/rustasync-preload share/man/man7/rustasync.7; do
+    lib/pkgconfig/rustasync.pc bin/rustasync-preload bin/rustasync-stat share/man/man7/rustasync.7 \
+    share/rustasync/rustasync-gdb.py; do
     check "installed $f" test -f "$stage$prefix/$f"
 done
 check "symlink librustasync.so.$major -> librustasync.so.$version" \

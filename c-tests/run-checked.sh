@@ -37,9 +37,7 @@ valgrind)
     ;;
 sanitize)
     checker_cflags=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-    # No signal stacks of ASan's own either: host_signals compares the
-    # program's signal stacks with those of a reference run without ASan.
-    export ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:use_sigaltstack=0:detect_leaks=1:detect_stack_use_after_return=1:abort_on_error=0
+    export ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1:detect_stack_use_after_return=1:abort_on_error=0
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     runner=()
     bad_output='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ASan'

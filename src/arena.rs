@@ -40,6 +40,9 @@ struct ArenaState {
     bump: usize,
     /// Released slot offsets, reused most recent first.
     free: Vec<usize>,
+    /// One bit per page: given back to the kernel by `discard_free_pages`
+    /// and not written since.
+    discarded: Vec<u64>,
 }
 
 impl<T> Arena<T> {
@@ -51,6 +54,7 @@ impl<T> Arena<T> {
                 reserved: 0,
                 bump: 0,
                 free: Vec::new(),
+                discarded: Vec::new(),
             }),
             marker: std::marker::PhantomData,
         }
@@ -59,6 +63,12 @@ impl<T> Arena<T> {
     /// A power of two, so that checking a handle needs no division.
     const fn slot() -> usize {
         size_of::<T>().next_multiple_of(align_of::<T>()).next_power_of_two()
+    }
+
+    /// The slot size, and the cells holding the arena's base address and
+    /// committed length: what a debugger reads to walk every slot.
+    pub const fn debug_view(&self) -> (usize, &AtomicUsize, &AtomicUsize) {
+        (Self::slot(), &self.base, &self.committed)
     }
 
     /// Whether `p` is the address of a slot of this arena (free or not).
@@ -74,6 +84,10 @@ impl<T> Arena<T> {
     pub fn allocate(&self) -> Option<*mut T> {
         let mut state = self.state.lock();
         if let Some(offset) = state.free.pop() {
+            let page = offset / crate::mem::page_size();
+            if let Some(bits) = state.discarded.get_mut(page / 64) {
+                *bits &= !(1 << (page % 64));
+            }
             return Some((self.base.load(Ordering::Relaxed) + offset) as *mut T);
         }
         if state.reserved == 0 {
@@ -122,6 +136,48 @@ impl<T> Arena<T> {
         }
     }
 
+    /// Gives back to the kernel every committed page whose slots are all
+    /// free. A discarded page reads as zeros, which is a free slot, so stale
+    /// handles are still recognised. Cold: after idle jobs were retired.
+    pub fn discard_free_pages(&self) {
+        let page = crate::mem::page_size();
+        let per_page = page / Self::slot();
+        if per_page == 0 {
+            return;
+        }
+        let mut state = self.state.lock();
+        let pages = state.bump.div_ceil(page);
+        let mut free_in_page = vec![0usize; pages];
+        for &offset in &state.free {
+            free_in_page[offset / page] += 1;
+        }
+        state.discarded.resize(pages.div_ceil(64), 0);
+        let base = self.base.load(Ordering::Relaxed);
+        let mut first = 0;
+        while first < pages {
+            let wanted = |p: usize, d: &[u64]| free_in_page[p] == per_page && d[p / 64] & (1 << (p % 64)) == 0;
+            if !wanted(first, &state.discarded) {
+                first += 1;
+                continue;
+            }
+            let mut end = first;
+            while end < pages && wanted(end, &state.discarded) {
+                state.discarded[end / 64] |= 1 << (end % 64);
+                end += 1;
+            }
+            // SAFETY: whole pages of our committed arena holding only free
+            // slots; the lock keeps `allocate` from handing one out meanwhile.
+            unsafe {
+                libc::madvise(
+                    (base + first * page) as *mut libc::c_void,
+                    (end - first) * page,
+                    libc::MADV_DONTNEED,
+                )
+            };
+            first = end;
+        }
+    }
+
     /// Holds the arena's lock across `fork()` (see `fork::before_fork`).
     pub fn lock_for_fork(&self) -> ArenaForkLock<'_> {
         ArenaForkLock {
@@ -148,6 +204,7 @@ impl<T> Arena<T> {
                 // only means ordinary pages.
                 unsafe { libc::madvise(base, length, libc::MADV_HUGEPAGE) };
                 state.reserved = length;
+                crate::live::note_range(base as usize, length);
                 self.base.store(base as usize, Ordering::Release);
                 return Some(());
             }
@@ -182,5 +239,29 @@ mod tests {
         assert!(!arena.contains(&Block([0; 8])));
         arena.release(a);
         assert_eq!(arena.allocate(), Some(a));
+    }
+
+    #[test]
+    fn only_pages_of_free_slots_are_discarded() {
+        let arena: Arena<Block> = Arena::new();
+        let per_page = crate::mem::page_size() / size_of::<Block>();
+        let slots: Vec<_> = (0..per_page * 2).map(|_| arena.allocate().expect("slot")).collect();
+        for &slot in &slots {
+            // SAFETY: a slot of ours, never shared.
+            unsafe { slot.write(Block([7; 8])) };
+        }
+        for &slot in &slots[..per_page + 1] {
+            arena.release(slot);
+        }
+        arena.discard_free_pages();
+        // SAFETY: arena slots stay mapped and readable.
+        let first = unsafe { (*slots[0]).0[0] };
+        // SAFETY: as above.
+        let kept = unsafe { (*slots[per_page + 1]).0[0] };
+        assert_eq!(first, 0, "a page of free slots reads as zeros once discarded");
+        assert_eq!(kept, 7, "a page with a slot in use keeps its contents");
+        let again = arena.allocate().expect("slot");
+        // SAFETY: as above; a reused slot of a discarded page is writable.
+        unsafe { again.write(Block([9; 8])) };
     }
 }

@@ -36,6 +36,9 @@ pub struct Config {
     /// `RUSTASYNC_FAULT_HANDLER=0` keeps the library's fault handler (and
     /// its signal stacks) out of the process entirely.
     pub fault_handler: bool,
+    /// Idle-list changes between looks for idle jobs to give back (see
+    /// `trim`); 0 = never.
+    pub trim_period: usize,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -48,6 +51,7 @@ pub fn get() -> &'static Config {
             "RUSTASYNC_FAULT_HANDLER",
             std::env::var("RUSTASYNC_FAULT_HANDLER").ok().as_deref(),
         ),
+        trim_period: trim_from(std::env::var("RUSTASYNC_TRIM").ok().as_deref()),
     })
 }
 
@@ -104,6 +108,27 @@ fn switch_from(name: &str, value: Option<&str>) -> bool {
     }
 }
 
+/// Idle-list changes between two looks at the pool's low-water mark
+/// (`trim`), unless `RUSTASYNC_TRIM` says otherwise.
+pub const DEFAULT_TRIM_PERIOD: usize = 1024;
+
+fn trim_from(value: Option<&str>) -> usize {
+    match value.map(str::trim) {
+        None | Some("") | Some("on") => DEFAULT_TRIM_PERIOD,
+        Some("off") => 0,
+        Some(text) => text.parse::<usize>().unwrap_or_else(|_| {
+            log::emit(
+                Level::Warn,
+                format_args!(
+                    "RUSTASYNC_TRIM={text} is not a number of pool operations (0 = off); using {}",
+                    DEFAULT_TRIM_PERIOD
+                ),
+            );
+            DEFAULT_TRIM_PERIOD
+        }),
+    }
+}
+
 /// Parses `65536`, `64K`, `64k`, `1M` or `1m` into bytes.
 pub fn parse_size(text: &str) -> Option<usize> {
     let text = text.trim();
@@ -150,6 +175,15 @@ mod tests {
         assert!(!switch_from("X", Some("0")));
         assert!(!switch_from("X", Some(" off ")));
         assert!(switch_from("X", Some("maybe")));
+    }
+
+    #[test]
+    fn trim_periods_parse() {
+        assert_eq!(trim_from(None), DEFAULT_TRIM_PERIOD);
+        assert_eq!(trim_from(Some("0")), 0);
+        assert_eq!(trim_from(Some("off")), 0);
+        assert_eq!(trim_from(Some("4096")), 4096);
+        assert_eq!(trim_from(Some("lots")), DEFAULT_TRIM_PERIOD);
     }
 
     #[test]

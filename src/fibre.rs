@@ -76,6 +76,12 @@ unsafe fn carry_fp_env(target: &Context) {
 #[derive(Default)]
 pub struct Suspended(Cell<Option<Context>>);
 
+/// Where a `Suspended` keeps the fibre's saved stack pointer (null while
+/// the fibre runs): fcontext saves the registers at that address, which is
+/// how a debugger unwinds a paused job (see `introspect`).
+pub const SAVED_CONTEXT_OFFSET: usize = std::mem::offset_of!(Suspended, 0);
+const _: () = assert!(size_of::<Option<Context>>() == size_of::<usize>());
+
 impl Suspended {
     /// Prepares `stack` so that the first switch into it calls `entry`.
     ///

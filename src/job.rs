@@ -106,7 +106,7 @@ static WATCHED: AtomicBool = AtomicBool::new(false);
 /// Called when a thread first uses the library, once the sanitizer has been
 /// looked for.
 pub fn settle_watchers() {
-    if log::enabled(Level::Trace) || stats::enabled() || sanitizer::active() {
+    if log::enabled(Level::Trace) || stats::depth_at_pause() || sanitizer::active() {
         WATCHED.store(true, Ordering::Relaxed);
     }
 }
@@ -115,6 +115,21 @@ pub fn settle_watchers() {
 fn watched() -> bool {
     WATCHED.load(Ordering::Relaxed)
 }
+
+/// Byte offsets of what a debugger reads in a control block (see
+/// `introspect`): state, owning thread, wait context, the fibre's saved
+/// context, the stack's bottom and size, and (while the job runs) the saved
+/// context of the code that entered it.
+pub const DEBUG_OFFSETS: [usize; 7] = [
+    std::mem::offset_of!(Job, state),
+    std::mem::offset_of!(Job, owner),
+    std::mem::offset_of!(Job, wait) + crate::wait_ctx::ATTACHMENT_CTX_OFFSET,
+    std::mem::offset_of!(Job, other_side) + crate::fibre::SAVED_CONTEXT_OFFSET,
+    std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.0,
+    std::mem::offset_of!(Job, stack) + stack::OPTION_FIELD_OFFSETS.1,
+    // The same word: a job's two suspended sides never exist at once.
+    std::mem::offset_of!(Job, other_side) + crate::fibre::SAVED_CONTEXT_OFFSET,
+];
 
 // Sixteen control blocks per page: keep the block within 256 bytes.
 const _: () = assert!(size_of::<Job>() <= 256);
@@ -198,6 +213,16 @@ impl Job {
     /// Frees the job's stack and slot. The job must not be running; a paused
     /// job's frames are simply abandoned, as its thread can never resume it.
     pub fn destroy(&self) {
+        self.destroy_with(stack::release);
+    }
+
+    /// Frees an idle job that went unused (see `trim`), its stack's pages
+    /// going back to the kernel at once.
+    pub fn retire(&self) {
+        self.destroy_with(stack::release_cold);
+    }
+
+    fn destroy_with(&self, release: fn(Stack)) {
         self.end_fibre_for_sanitizer();
         self.free_args();
         self.wait.detach();
@@ -206,7 +231,7 @@ impl Job {
         // SAFETY: the job is not running, so nothing executes on the stack and
         // no other reference to the Option exists during this take.
         if let Some(stack) = unsafe { (*self.stack.get()).take() } {
-            stack::release(stack);
+            release(stack);
         }
         JOBS.release(self.as_handle());
     }
@@ -373,7 +398,7 @@ impl Job {
     pub fn pause(&self, deepest: &AtomicU64) {
         self.set_state(State::Paused);
         if watched() {
-            if stats::enabled() {
+            if stats::depth_at_pause() {
                 self.note_depth(deepest);
             }
             if log::enabled(Level::Trace) {

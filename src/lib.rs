@@ -8,8 +8,10 @@
 //! and `fibre`, guarded stacks and the switch; `mem`, memory-mapping helpers.
 //! Leaves: `wait_ctx`, `openssl` (run-time interop with libcrypto), `stats`,
 //! `log`, `config`, `overflow` (names a job stack overflow), `valgrind`,
-//! `sanitizer`, `lock`, `tls`. Every `unsafe` block states why it is sound
-//! (`clippy::undocumented_unsafe_blocks` is denied).
+//! `sanitizer`, `lock`, `tls`, `trim` (when idle jobs go back to the
+//! kernel), `live` (live figures in a file) and `introspect` (what a
+//! debugger reads to find every job). Every `unsafe` block states why it is
+//! sound (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
 mod config;
@@ -18,7 +20,10 @@ pub mod extensions;
 pub mod ffi;
 mod fibre;
 mod fork;
+mod introspect;
 mod job;
+mod live;
+pub mod live_format;
 mod lock;
 mod log;
 mod mem;
@@ -31,5 +36,6 @@ mod stack;
 mod stats;
 mod thread;
 mod tls;
+mod trim;
 mod valgrind;
 mod wait_ctx;

@@ -60,15 +60,25 @@ pub fn install() {
             let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
             action.sa_sigaction = on_fault as *const () as usize;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            // SAFETY: an all-zero sigaction is a valid out-value.
+            let mut replaced: libc::sigaction = unsafe { std::mem::zeroed() };
             // SAFETY: `sa_mask` is a valid sigset; `on_fault` has the
             // SA_SIGINFO signature and is async-signal-safe.
             let installed = unsafe {
                 libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(signal, &action, ptr::null_mut()) == 0
+                libc::sigaction(signal, &action, &mut replaced) == 0
             };
-            if installed {
-                INSTALLED.store(true, Ordering::Release);
+            if !installed {
+                continue;
             }
+            if replaced.sa_sigaction != libc::SIG_DFL {
+                // Another thread installed a handler since the check: it
+                // wins, as if it had come first.
+                // SAFETY: puts back exactly what was there.
+                unsafe { libc::sigaction(signal, &replaced, ptr::null_mut()) };
+                continue;
+            }
+            INSTALLED.store(true, Ordering::Release);
         }
     });
 }

@@ -8,16 +8,19 @@
 //! their thread exits, are freed instead of leaked.
 //!
 //! A pool lives inside its thread's state (`thread`) and is used by that
-//! thread alone; its address is the owner word of its jobs.
+//! thread alone; its address is the owner word of its jobs. Idle jobs that
+//! went unused for a while are given back to the kernel (`trim`) while the
+//! pool goes on counting them.
 
 use std::cell::{Cell, UnsafeCell};
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr;
 
-use crate::job::{Job, State};
+use crate::job::{JOBS, Job, State};
 use crate::log::{self, Level};
 use crate::stats::{self, ThreadCounters};
+use crate::trim::Trimmer;
 
 /// Every job of the thread, and whether it counts against the pool's limit
 /// (the busy jobs of a pool that was cleaned up or replaced no longer count
@@ -28,23 +31,39 @@ type Owned = HashMap<*mut Job, bool>;
 struct Limits {
     /// 0 means unlimited.
     max: usize,
-    /// Jobs created for this pool and not yet freed.
+    /// Jobs created for this pool and not yet freed, retired ones included.
     size: usize,
+    /// Idle jobs given back to the kernel (see `trim`): counted in `size`,
+    /// as OpenSSL's idle jobs are, and made again when no idle one is left.
+    retired: usize,
+    /// The jobs `ASYNC_init_thread` asked to have ready: never retired.
+    keep: usize,
 }
 
 /// The counts each method keeps up to date are the thread's `counters`.
 pub struct Pool {
+    /// The kernel's id of the owning thread, for debuggers (which find a
+    /// job's thread through its owner word, this pool's address).
+    tid: libc::pid_t,
     /// `None` until `ASYNC_init_thread` (or first use) and after cleanup.
     limits: Cell<Option<Limits>>,
     /// Idle jobs, the most recently finished last.
     idle: UnsafeCell<Vec<&'static Job>>,
     /// Every job this thread created and has not freed, in any state.
     owned: UnsafeCell<Owned>,
+    /// When idle jobs that went unused are given back.
+    trim: Trimmer,
 }
 
+/// Where a `Pool`, a job's owner, keeps its thread's kernel id (see
+/// `introspect`).
+pub const TID_OFFSET: usize = std::mem::offset_of!(Pool, tid);
+
 impl Pool {
-    pub fn new() -> Pool {
+    pub fn new(tid: libc::pid_t) -> Pool {
         Pool {
+            tid,
+            trim: Trimmer::new(),
             limits: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(HashMap::new()),
@@ -67,7 +86,64 @@ impl Pool {
         let idle = unsafe { &mut *self.idle.get() };
         let result = f(idle);
         stats::set(&counters.idle, idle.len() as u64);
+        if self.trim.after_change(idle.len()) {
+            self.look_for_cold_jobs(idle.len(), counters);
+        }
         result
+    }
+
+    /// Out of line, so that the idle-list helpers stay small on the hot path.
+    #[cold]
+    #[inline(never)]
+    fn look_for_cold_jobs(&self, len: usize, counters: &ThreadCounters) {
+        let count = self.trim.look(len);
+        if count > 0 {
+            self.retire_coldest(count, counters);
+        }
+    }
+
+    /// Frees the `count` idle jobs at the bottom of the pool (the ones unused
+    /// longest), giving their memory back to the kernel, while the pool goes
+    /// on counting them; `take_job` makes them again when it runs out. Jobs
+    /// of an earlier pool, which this one does not count, and as many as
+    /// `ASYNC_init_thread` asked to have ready, are kept.
+    #[cold]
+    fn retire_coldest(&self, count: usize, counters: &ThreadCounters) {
+        let Some(limits) = self.limits.get() else {
+            return;
+        };
+        let cold: Vec<&'static Job> = self.with_idle(counters, |idle| {
+            idle.drain(..count.min(idle.len().saturating_sub(limits.keep)))
+                .collect()
+        });
+        if cold.is_empty() {
+            return;
+        }
+        let mut kept = Vec::new();
+        let mut retired = 0;
+        for job in cold {
+            if !self.with_owned(|owned| owned.get(&job.as_handle()) == Some(&true)) {
+                kept.push(job);
+                continue;
+            }
+            self.disown(job);
+            stats::bump(&counters.destroyed);
+            job.retire();
+            retired += 1;
+        }
+        if !kept.is_empty() {
+            self.with_idle(counters, |idle| drop(idle.splice(0..0, kept)));
+        }
+        if let Some(mut limits) = self.limits.get() {
+            limits.size += retired;
+            limits.retired += retired;
+            self.limits.set(Some(limits));
+        }
+        log::emit(
+            Level::Debug,
+            format_args!("gave back {retired} idle job(s) unused for a while; the pool still counts them"),
+        );
+        JOBS.discard_free_pages();
     }
 
     fn with_owned<R>(&self, f: impl FnOnce(&mut Owned) -> R) -> R {
@@ -87,7 +163,12 @@ impl Pool {
             Level::Debug,
             format_args!("ASYNC_init_thread: pool of at most {max} jobs (0: no limit), {init} made now"),
         );
-        self.limits.set(Some(Limits { max, size: 0 }));
+        self.limits.set(Some(Limits {
+            max,
+            size: 0,
+            retired: 0,
+            keep: init,
+        }));
         for _ in 0..init {
             // As in OpenSSL, running short of memory here only means fewer
             // jobs are made ahead of time.
@@ -163,7 +244,24 @@ impl Pool {
             return Some(job);
         }
         let limits = self.limits.get()?;
+        if limits.retired > 0 {
+            // Made again in place of a retired idle job: the count stays.
+            let mut limits = limits;
+            limits.size -= 1;
+            limits.retired -= 1;
+            self.limits.set(Some(limits));
+            let job = self.create_job(counters);
+            if job.is_none()
+                && let Some(mut limits) = self.limits.get()
+            {
+                limits.size += 1;
+                limits.retired += 1;
+                self.limits.set(Some(limits));
+            }
+            return job;
+        }
         if limits.max != 0 && limits.size >= limits.max {
+            stats::bump(&counters.no_jobs);
             log::emit(
                 Level::Debug,
                 format_args!("ASYNC_start_job: pool of {} jobs exhausted; ASYNC_NO_JOBS", limits.max),

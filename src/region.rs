@@ -24,6 +24,7 @@ use crate::config::{self, GuardMode};
 use crate::lock::{ForkHold, Guard, Lock};
 use crate::log::{self, Level};
 use crate::mem::{MADV_GUARD_INSTALL, address_space_allows, map_anonymous, page_size};
+use crate::valgrind;
 
 /// The guard zone below every stack: frames of up to 64 KiB cannot skip it,
 /// with a page to spare for the call that follows such a frame.
@@ -127,8 +128,8 @@ impl RegionsGuard {
         self.get().take_slot()
     }
 
-    fn return_slot(mut self, bottom: *mut u8) {
-        self.get().return_slot(bottom)
+    fn return_slot(mut self, bottom: *mut u8, discard: bool) {
+        self.get().return_slot(bottom, discard)
     }
 }
 
@@ -137,9 +138,10 @@ pub fn take_slot() -> Option<*mut u8> {
     regions().take_slot()
 }
 
-/// Gives back a slot `take_slot` handed out.
-pub fn return_slot(bottom: *mut u8) {
-    regions().return_slot(bottom)
+/// Gives back a slot `take_slot` handed out; with `discard`, its pages go
+/// back to the kernel at once rather than staying resident for reuse.
+pub fn return_slot(bottom: *mut u8, discard: bool) {
+    regions().return_slot(bottom, discard)
 }
 
 /// The regions' lock, held across `fork()` (see `fork::before_fork`).
@@ -194,8 +196,8 @@ impl Regions {
         Some((slot + self.guard) as *mut u8)
     }
 
-    fn return_slot(&mut self, bottom: *mut u8) {
-        if self.free.len() >= RESIDENT_FREE_SLOTS {
+    fn return_slot(&mut self, bottom: *mut u8, discard: bool) {
+        if discard || self.free.len() >= RESIDENT_FREE_SLOTS {
             // SAFETY: the range is the usable part of a slot we mapped and no
             // job runs on it any more; dropping its pages only zeroes it.
             unsafe { libc::madvise(bottom.cast(), self.stack_size, libc::MADV_DONTNEED) };
@@ -226,6 +228,7 @@ impl Regions {
                 REGION_STARTS[index].store(base as usize, Ordering::Release);
                 REGION_ENDS[index].store(base as usize + length, Ordering::Release);
                 REGION_COUNT.store(index + 1, Ordering::Release);
+                crate::live::note_range(base as usize, length);
                 self.next = base as usize;
                 self.end = base as usize + length;
                 self.next_region_slots = (slots * 2).min(MAX_REGION_SLOTS);
@@ -251,6 +254,9 @@ impl Regions {
     }
 
     fn install_guard(&mut self, slot: *mut u8) {
+        if !matches!(self.guards, Guards::Off) {
+            valgrind::make_noaccess(slot, self.guard);
+        }
         if let Guards::Madvise = self.guards {
             // SAFETY: `slot` is the first page of a slot inside a region we mapped.
             if unsafe { libc::madvise(slot.cast(), self.guard, MADV_GUARD_INSTALL) } == 0 {

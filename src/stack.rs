@@ -94,6 +94,28 @@ impl Stack {
     }
 }
 
+/// Where a `Some(Stack)` keeps its lowest address and usable size inside an
+/// `Option<Stack>`, in bytes from its start: what a debugger needs to find a
+/// job's stack (see `introspect`).
+pub const OPTION_FIELD_OFFSETS: (usize, usize) = {
+    let probe = Some(Stack {
+        bottom: ptr::null_mut(),
+        size: 0,
+        origin: Origin::Region,
+    });
+    let start = (&raw const probe).cast::<u8>();
+    match &probe {
+        // SAFETY: both pointers are into `probe`, one allocation.
+        Some(stack) => unsafe {
+            (
+                (&raw const stack.bottom).cast::<u8>().offset_from(start) as usize,
+                (&raw const stack.size).cast::<u8>().offset_from(start) as usize,
+            )
+        },
+        None => (0, 0),
+    }
+};
+
 /// Makes a stack for a new job: from the program's allocator if it set one,
 /// else from the guarded regions. `None` when memory is exhausted.
 pub fn allocate() -> Option<Stack> {
@@ -135,6 +157,16 @@ fn allocate_unpainted() -> Option<Stack> {
 
 /// Gives a stack back to where it came from.
 pub fn release(stack: Stack) {
+    release_with(stack, false);
+}
+
+/// Gives a stack back, and its pages to the kernel at once (idle jobs
+/// being trimmed, see `trim`), rather than keeping it resident for reuse.
+pub fn release_cold(stack: Stack) {
+    release_with(stack, true);
+}
+
+fn release_with(stack: Stack, discard: bool) {
     if stats::enabled() {
         // SAFETY: painted when allocated (stats are read once, so the setting
         // has not changed), and no job runs on it any more.
@@ -145,7 +177,7 @@ pub fn release(stack: Stack) {
     match stack.origin {
         // SAFETY: the block came from this allocator and no job runs on it.
         Origin::Custom(free) => unsafe { free(stack.bottom.cast()) },
-        Origin::Region => region::return_slot(stack.bottom),
+        Origin::Region => region::return_slot(stack.bottom, discard),
     }
 }
 
@@ -205,7 +237,7 @@ unsafe extern "C" fn default_alloc(num: *mut usize) -> *mut c_void {
 
 unsafe extern "C" fn default_free(addr: *mut c_void) {
     if !addr.is_null() {
-        region::return_slot(addr.cast());
+        region::return_slot(addr.cast(), false);
     }
 }
 

@@ -16,14 +16,20 @@
 //! pauses, which each thread records for its own jobs.
 
 use std::fmt::Write as _;
+use std::ptr;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use crate::lock::{self, Lock};
 
-/// Figures for one thread, written by that thread only.
+/// Figures for one thread, written by that thread only. The layout is a
+/// slot of the live-figures file (`live_format::slot`), where the counters
+/// live when `RUSTASYNC_STATS=live`.
 #[derive(Default)]
+#[repr(C, align(64))]
 pub struct ThreadCounters {
+    kind: AtomicU64,
+    tid: AtomicU64,
     pub created: AtomicU64,
     pub destroyed: AtomicU64,
     pub started: AtomicU64,
@@ -38,6 +44,113 @@ pub struct ThreadCounters {
     pub idle: AtomicU64,
     /// Deepest stack use seen at a pause of one of this thread's jobs.
     pub deepest_at_pause: AtomicU64,
+    /// `ASYNC_start_job` calls refused with `ASYNC_NO_JOBS`.
+    pub no_jobs: AtomicU64,
+    spare: [AtomicU64; 3],
+}
+
+const _: () = {
+    use crate::live_format::{SLOT_BYTES, slot};
+    use std::mem::offset_of;
+    assert!(size_of::<ThreadCounters>() == SLOT_BYTES);
+    assert!(offset_of!(ThreadCounters, kind) == slot::KIND * 8);
+    assert!(offset_of!(ThreadCounters, tid) == slot::TID * 8);
+    assert!(offset_of!(ThreadCounters, created) == slot::CREATED * 8);
+    assert!(offset_of!(ThreadCounters, destroyed) == slot::DESTROYED * 8);
+    assert!(offset_of!(ThreadCounters, started) == slot::STARTED * 8);
+    assert!(offset_of!(ThreadCounters, finished) == slot::FINISHED * 8);
+    assert!(offset_of!(ThreadCounters, paused) == slot::PAUSED * 8);
+    assert!(offset_of!(ThreadCounters, resumed) == slot::RESUMED * 8);
+    assert!(offset_of!(ThreadCounters, paused_now) == slot::PAUSED_NOW * 8);
+    assert!(offset_of!(ThreadCounters, paused_peak) == slot::PAUSED_PEAK * 8);
+    assert!(offset_of!(ThreadCounters, idle) == slot::IDLE * 8);
+    assert!(offset_of!(ThreadCounters, deepest_at_pause) == slot::DEEPEST * 8);
+    assert!(offset_of!(ThreadCounters, no_jobs) == slot::NO_JOBS * 8);
+};
+
+/// Counters for a new thread: a slot of the live-figures file when it is
+/// on (the file names `stack_size`, the usable size of the library's
+/// stacks), else memory of our own (reused after threads exit). Cold: once
+/// per thread.
+pub fn acquire_counters(tid: libc::pid_t, stack_size: usize) -> &'static ThreadCounters {
+    if live_wanted() {
+        start_live(stack_size);
+    }
+    let counters: &'static ThreadCounters = match crate::live::claim_slot() {
+        // SAFETY: a zeroed slot of the never-unmapped shared mapping, laid
+        // out as ThreadCounters (checked above) and claimed for us alone.
+        Some(slot) => unsafe { &*slot.cast::<ThreadCounters>() },
+        None => {
+            let reused = spare_counters().pop();
+            match reused {
+                // SAFETY: leaked below, never freed, and handed out once.
+                Some(address) => unsafe { &*(address as *const ThreadCounters) },
+                None => Box::leak(Box::default()),
+            }
+        }
+    };
+    counters.kind.store(crate::live_format::KIND_THREAD, Ordering::Relaxed);
+    counters.tid.store(tid as u64, Ordering::Relaxed);
+    counters
+}
+
+/// Counters of exited threads, kept for the next thread (they are few).
+static SPARE: Lock<Vec<usize>> = Lock::new(Vec::new());
+
+fn spare_counters() -> lock::Guard<'static, Vec<usize>> {
+    SPARE.lock()
+}
+
+/// Gives back an exited thread's counters, once `unregister` folded them.
+fn release_counters(counters: &'static ThreadCounters) {
+    let address = ptr::from_ref(counters);
+    if crate::live::owns(address.cast()) {
+        crate::live::release_slot(address.cast_mut().cast());
+        return;
+    }
+    for word in counters.words() {
+        word.store(0, Ordering::Relaxed);
+    }
+    let mut spare = spare_counters();
+    if spare.try_reserve(1).is_ok() {
+        spare.push(address as usize);
+    }
+}
+
+impl ThreadCounters {
+    fn words(&self) -> impl Iterator<Item = &AtomicU64> {
+        [
+            &self.kind,
+            &self.tid,
+            &self.created,
+            &self.destroyed,
+            &self.started,
+            &self.finished,
+            &self.paused,
+            &self.resumed,
+            &self.paused_now,
+            &self.paused_peak,
+            &self.idle,
+            &self.deepest_at_pause,
+            &self.no_jobs,
+        ]
+        .into_iter()
+        .chain(self.spare.iter())
+    }
+
+    /// Writes process totals in this slot's shape (the exited threads' slot
+    /// of the live file).
+    fn store_totals(&self, t: &Totals) {
+        set(&self.created, t.created);
+        set(&self.destroyed, t.destroyed);
+        set(&self.started, t.started);
+        set(&self.finished, t.finished);
+        set(&self.paused, t.paused);
+        set(&self.resumed, t.resumed);
+        set(&self.paused_peak, t.paused_peak);
+        set(&self.deepest_at_pause, t.deepest);
+        set(&self.no_jobs, t.no_jobs);
+    }
 }
 
 /// Adds one to a counter only its own thread writes: a load and a store,
@@ -89,6 +202,7 @@ impl ThreadCounters {
         sum.paused_peak = sum.paused_peak.max(get(&self.paused_peak));
         sum.idle += get(&self.idle);
         sum.deepest = sum.deepest.max(get(&self.deepest_at_pause));
+        sum.no_jobs += get(&self.no_jobs);
     }
 }
 
@@ -109,6 +223,7 @@ pub struct Totals {
     /// Deepest stack use observed, in bytes; 0 when not measured.
     pub deepest: u64,
     pub measured: bool,
+    pub no_jobs: u64,
 }
 
 struct Registry {
@@ -141,6 +256,7 @@ static REGISTRY: Lock<Registry> = Lock::new(Registry {
         stack_size: 0,
         deepest: 0,
         measured: false,
+        no_jobs: 0,
     },
 });
 
@@ -148,14 +264,17 @@ fn registry() -> lock::Guard<'static, Registry> {
     REGISTRY.lock()
 }
 
-/// The registry's lock, held across `fork()` (see `fork::before_fork`).
+/// The registry's lock and the spare counters', held across `fork()` (see
+/// `fork::before_fork`).
 pub(crate) struct ForkLock {
-    _hold: lock::ForkHold<'static, Registry>,
+    _registry: lock::ForkHold<'static, Registry>,
+    _spare: lock::ForkHold<'static, Vec<usize>>,
 }
 
 pub(crate) fn lock_for_fork() -> ForkLock {
     ForkLock {
-        _hold: REGISTRY.hold_for_fork(),
+        _registry: REGISTRY.hold_for_fork(),
+        _spare: SPARE.hold_for_fork(),
     }
 }
 
@@ -185,8 +304,9 @@ pub fn register(counters: &ThreadCounters, report: extern "C" fn()) {
     }
 }
 
-/// Folds an exiting thread's counters into the totals of exited threads.
-pub fn unregister(counters: &ThreadCounters) {
+/// Folds an exiting thread's counters into the totals of exited threads,
+/// and gives them back for a later thread.
+pub fn unregister(counters: &'static ThreadCounters) {
     let mut registry = registry();
     let before = registry.live.len();
     registry.live.retain(|&c| !std::ptr::eq(c, counters));
@@ -195,28 +315,74 @@ pub fn unregister(counters: &ThreadCounters) {
         counters.add_to(&mut exited);
         exited.threads += 1;
         registry.exited = exited;
+        if let Some(slot) = crate::live::exited_slot() {
+            // SAFETY: slot 0 of the live file, laid out as ThreadCounters and
+            // written only here, under the registry's lock.
+            unsafe { &*slot.cast::<ThreadCounters>() }.store_totals(&exited);
+        }
+        drop(registry);
+        release_counters(counters);
     }
 }
 
 const UNREAD: u8 = u8::MAX;
-static ENABLED: AtomicU8 = AtomicU8::new(UNREAD);
+/// The report at exit and stack painting.
+const REPORT: u8 = 1;
+/// The live-figures file.
+const LIVE: u8 = 2;
+static SETTING: AtomicU8 = AtomicU8::new(UNREAD);
 
-/// Whether `RUSTASYNC_STATS` asks for the report at exit and for stack
-/// measurement. Read once; afterwards one relaxed load.
 #[inline]
-pub fn enabled() -> bool {
-    match ENABLED.load(Ordering::Relaxed) {
+fn setting() -> u8 {
+    match SETTING.load(Ordering::Relaxed) {
         UNREAD => read_setting(),
-        value => value != 0,
+        value => value,
     }
 }
 
+/// Whether `RUSTASYNC_STATS` asks for the report at exit and for stack
+/// measurement by painting. Read once; afterwards one relaxed load.
+#[inline]
+pub fn enabled() -> bool {
+    setting() & REPORT != 0
+}
+
+/// Whether jobs record their stack depth when they pause: for the report
+/// and for the live figures.
+#[inline]
+pub fn depth_at_pause() -> bool {
+    setting() != 0
+}
+
+fn live_wanted() -> bool {
+    setting() & LIVE != 0
+}
+
+/// `RUSTASYNC_STATS=live` or `RUSTASYNC_STATS_DIR=DIR` ask for the live
+/// file (without painting stacks, which would make them resident); any
+/// other value but an empty or false one asks for the report at exit.
 #[cold]
-fn read_setting() -> bool {
+fn read_setting() -> u8 {
     let value = std::env::var("RUSTASYNC_STATS").unwrap_or_default();
-    let on = !matches!(value.trim(), "" | "0" | "off" | "no" | "false");
-    ENABLED.store(u8::from(on), Ordering::Relaxed);
-    on
+    let mut bits = match value.trim() {
+        "" | "0" | "off" | "no" | "false" => 0,
+        "live" => LIVE,
+        _ => REPORT,
+    };
+    if crate::live::directory_from_environment().is_some() {
+        bits |= LIVE;
+    }
+    SETTING.store(bits, Ordering::Relaxed);
+    bits
+}
+
+#[cold]
+fn start_live(stack_size: usize) {
+    let dir = crate::live::directory_from_environment()
+        .unwrap_or_else(|| std::ffi::CString::new(crate::live_format::DEFAULT_DIR).expect("no NUL"));
+    if crate::live::start(dir) {
+        crate::live::set_header(crate::live_format::header::STACK_SIZE, stack_size as u64);
+    }
 }
 
 /// What fresh stacks are painted with: an odd-looking word that code

@@ -40,8 +40,9 @@ pub struct ThreadState {
     pool: Pool,
     /// The signal stack made for this thread, if it had none.
     alt_stack: Cell<Option<AltStack>>,
-    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread.
-    counters: ThreadCounters,
+    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread
+    /// (in the live-figures file when it is on).
+    counters: &'static ThreadCounters,
 }
 
 impl ThreadState {
@@ -66,12 +67,14 @@ impl ThreadState {
         crate::job::settle_watchers();
         overflow::install();
         fork::register_handlers();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
         let state = Box::into_raw(Box::new(ThreadState {
             current: Cell::new(ptr::null_mut()),
             blocked: Cell::new(0),
-            pool: Pool::new(),
+            pool: Pool::new(tid),
             alt_stack: Cell::new(AltStack::for_this_thread()),
-            counters: ThreadCounters::default(),
+            counters: stats::acquire_counters(tid, stack::usable_size()),
         }));
         // SAFETY: the key is valid (made once, never deleted) and `state` is
         // the value its destructor expects.
@@ -84,7 +87,7 @@ impl ThreadState {
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
-        stats::register(&state.counters, report_at_exit);
+        stats::register(state.counters, report_at_exit);
         Some(state)
     }
 
@@ -101,13 +104,13 @@ impl ThreadState {
 
     /// `ASYNC_init_thread`: see `Pool::init`.
     pub fn init_pool(&self, max: usize, init: usize) -> bool {
-        self.pool.init(max, init, &self.counters)
+        self.pool.init(max, init, self.counters)
     }
 
     /// `ASYNC_cleanup_thread`: frees the pool and, as OpenSSL does by freeing
     /// its per-thread context, forgets any pause block left behind.
     pub fn cleanup(&self) {
-        self.pool.drop_pool(&self.counters);
+        self.pool.drop_pool(self.counters);
         if self.current.get().is_null() {
             self.blocked.set(0);
         }
@@ -128,20 +131,20 @@ impl ThreadState {
             let Some(func) = func else {
                 return Err(error!(null, "func is NULL"));
             };
-            let Some(job) = self.pool.take_job(&self.counters) else {
+            let Some(job) = self.pool.take_job(self.counters) else {
                 return Ok(Started::NoJobs);
             };
             // 1.1 takes a job from the pool before copying the arguments, so
             // ASYNC_NO_JOBS wins over this refusal there too.
             if !args.is_null() && size == 0 && openssl::is_1_1() {
-                self.pool.give_back(job, &self.counters);
+                self.pool.give_back(job, self.counters);
                 return Err(error!(
                     no_memory,
                     "args is not NULL but size is 0, which OpenSSL 1.1 refuses (its copy is a malloc(0))",
                 ));
             }
             if !job.prepare(func, args, size, wait_ctx) {
-                self.pool.give_back(job, &self.counters);
+                self.pool.give_back(job, self.counters);
                 return Err(error!(no_memory, "cannot copy the argument block"));
             }
             stats::bump(&self.counters.started);
@@ -169,7 +172,7 @@ impl ThreadState {
             Yield::Finished => {
                 stats::bump(&self.counters.finished);
                 let ret = job.finish();
-                self.pool.give_back(job, &self.counters);
+                self.pool.give_back(job, self.counters);
                 Ok(Started::Finished(ret))
             }
         }
@@ -249,9 +252,9 @@ unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
         // SAFETY: the key's value is the Box made by `create`, and nothing
         // else refers to it once the thread word is cleared.
         let thread = unsafe { &*state };
-        let still_running = thread.pool.free_all_jobs(&thread.counters);
+        let still_running = thread.pool.free_all_jobs(thread.counters);
         drop(thread.alt_stack.take());
-        stats::unregister(&thread.counters);
+        stats::unregister(thread.counters);
         if !still_running {
             // SAFETY: as above; the last user is gone.
             drop(unsafe { Box::from_raw(state) });

@@ -62,6 +62,9 @@ pub struct Attachment {
     next: Cell<*const Attachment>,
 }
 
+/// Where in an `Attachment` the context pointer is (for debuggers).
+pub const ATTACHMENT_CTX_OFFSET: usize = std::mem::offset_of!(Attachment, ctx);
+
 impl Default for Attachment {
     fn default() -> Self {
         Attachment {

@@ -7,7 +7,10 @@
 #   tools/build-openssl.sh SUITE DEST [CONFIG_OPTION...]
 #   e.g. tools/build-openssl.sh bullseye build/openssl-1.1.1
 #
-# OpenSSL is configured `shared no-tests` plus the options given.
+# OpenSSL is configured `shared no-tests` plus the options given; the
+# static libcrypto.a and libssl.a are not built (half the compile).
+# DEST/symbolic/ and DEST/nosymbolic/ hold libcrypto and libssl linked with
+# -Bsymbolic (as upstream links 3.x) and without (as Debian's packages are).
 # apt is pointed at a private sources list, package lists and cache under
 # DEST.work, so the machine's own apt configuration is neither read nor
 # changed. Each version the suite lists is tried, the security suite's
@@ -80,7 +83,30 @@ cd "$dest"
 # Built in place, never installed: programs find libcrypto through an rpath
 # to this directory; engines are found through OPENSSL_ENGINES.
 ./config shared no-tests "$@" -Wl,-rpath,"$dest" >config.log 2>&1 || { cat config.log >&2; exit 1; }
+sed -i -e '/^LIBS=/,/[^\\]$/s/ libcrypto\.a\| libssl\.a//g' -e 's/^INSTALL_LIBS=.*/INSTALL_LIBS=/' Makefile
 make -j"$(nproc)" >make.log 2>&1 || { tail -n 50 make.log >&2; exit 1; }
+# Upstream links 3.x's libcrypto and libssl with -Bsymbolic; Debian's
+# packages do not (debian/patches/no-symbolic.patch). Both linkages of the
+# same objects, for tests that must hold in either: DEST/symbolic/ and
+# DEST/nosymbolic/ (put one in LD_LIBRARY_PATH).
+ldflags=$(sed -n 's/^LIB_LDFLAGS=//p' Makefile)
+if [[ $ldflags == *-shared* ]]; then
+    base=${ldflags//-Wl,-Bsymbolic/}
+    shlibs=$(ls libcrypto.so.* libssl.so.*)
+    for linkage in symbolic nosymbolic; do
+        flags=$base
+        [ $linkage = symbolic ] && flags="$base -Wl,-Bsymbolic"
+        mkdir -p $linkage
+        # shellcheck disable=SC2086 # a list of file names
+        rm -f $shlibs
+        # shellcheck disable=SC2086
+        make LIB_LDFLAGS="$flags" $shlibs >>make.log 2>&1 || { tail -n 20 make.log >&2; exit 1; }
+        # shellcheck disable=SC2086
+        mv $shlibs $linkage/
+    done
+    # shellcheck disable=SC2086
+    make $shlibs >>make.log 2>&1 || { tail -n 20 make.log >&2; exit 1; }
+fi
 echo "$fetched" > .built
 rm -rf "$work"
 echo "build-openssl: $(apps/openssl version) (Debian $fetched, $suite) built in $dest"

@@ -3,7 +3,8 @@
  * SSL_MODE_ASYNC, driven from one epoll loop in one thread.
  *
  *   async_tls --mode epoll|callback --tls 1.2|1.3 --cert CERT --key KEY
- *             [--engine /abs/path/pause_engine.so] [--conns N] [--bytes N]
+ *             [--engine /abs/path/pause_engine.so | --provider /abs/path/pause_provider.so]
+ *             [--conns N] [--bytes N]
  *
  * Each client connects over 127.0.0.1, completes a handshake with one of
  * the server endpoints, sends --bytes of pseudo-random data in chunks, and
@@ -21,6 +22,12 @@
  *   run on the engine's worker thread, reads SSL_get_async_status, queues
  *   the endpoint and wakes the loop through an eventfd; the loop then calls
  *   the interrupted SSL function again.
+ *
+ * --provider loads pause_provider.so beside the default provider and makes
+ * "?provider=rustasync-pause" the default property query, so that libssl
+ * fetches its SHA-256 from it; --engine loads pause_engine.so as the default
+ * for everything it implements. Either one is the "offload device" whose
+ * pauses the checks below require.
  *
  * stdout is deterministic (no addresses, timings or counts that depend on
  * scheduling), so a run against the system libcrypto and a run with
@@ -47,6 +54,8 @@
 #include <openssl/async.h>
 #include <openssl/engine.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -479,6 +488,33 @@ static unsigned long engine_pauses(ENGINE *e)
     return n;
 }
 
+static OSSL_PROVIDER *load_provider(const char *path)
+{
+    OSSL_PROVIDER *p;
+
+    if (OSSL_PROVIDER_load(NULL, "default") == NULL)
+        die("cannot load the default provider");
+    p = OSSL_PROVIDER_load(NULL, path);
+    if (p == NULL)
+        die("cannot load provider");
+    if (!EVP_set_default_properties(NULL, "?provider=rustasync-pause"))
+        die("EVP_set_default_properties");
+    return p;
+}
+
+/* The provider reports its pause count as a gettable parameter. */
+static unsigned long provider_pauses(OSSL_PROVIDER *p)
+{
+    unsigned long n = 0;
+    OSSL_PARAM params[2];
+
+    params[0] = OSSL_PARAM_construct_ulong("rustasync-pause-pauses", &n);
+    params[1] = OSSL_PARAM_construct_end();
+    if (p == NULL || !OSSL_PROVIDER_get_params(p, params))
+        return 0;
+    return n;
+}
+
 static SSL_CTX *make_ctx(int server, int tls13, const char *cert,
                          const char *key)
 {
@@ -520,13 +556,16 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: async_tls --mode epoll|callback --tls 1.2|1.3 --cert F --key F\n"
-            "                 [--engine PATH] [--conns N] [--bytes N]\n");
+            "                 [--engine PATH | --provider PATH] [--conns N] [--bytes N]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     const char *cert = NULL, *key = NULL, *engine_path = NULL, *tls = "1.3";
+    const char *provider_path = NULL;
+    OSSL_PROVIDER *provider = NULL;
+    int offloading;
     int conns = 4, tls13, i, lsock, all_ok = 1;
     size_t bytes = 1 << 20;
     ENGINE *engine = NULL;
@@ -559,6 +598,8 @@ int main(int argc, char **argv)
             key = argv[++i];
         } else if (strcmp(argv[i], "--engine") == 0) {
             engine_path = argv[++i];
+        } else if (strcmp(argv[i], "--provider") == 0) {
+            provider_path = argv[++i];
         } else if (strcmp(argv[i], "--conns") == 0) {
             conns = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--bytes") == 0) {
@@ -568,6 +609,7 @@ int main(int argc, char **argv)
         }
     }
     if (cert == NULL || key == NULL || conns < 1 || conns > MAX_CONNS
+            || (engine_path != NULL && provider_path != NULL)
             || (strcmp(tls, "1.2") != 0 && strcmp(tls, "1.3") != 0))
         usage();
     tls13 = strcmp(tls, "1.3") == 0;
@@ -576,6 +618,11 @@ int main(int argc, char **argv)
         engine = load_engine(engine_path);
         pauses_before = engine_pauses(engine);
     }
+    if (provider_path != NULL) {
+        provider = load_provider(provider_path);
+        pauses_before = provider_pauses(provider);
+    }
+    offloading = engine != NULL || provider != NULL;
     sctx = make_ctx(1, tls13, cert, key);
     cctx = make_ctx(0, tls13, cert, key);
 
@@ -745,7 +792,8 @@ int main(int argc, char **argv)
     /* Report                                                             */
     printf("async_tls mode=%s tls=%s connections=%d bytes_per_connection=%zu%s\n",
            mode == MODE_EPOLL ? "epoll" : "callback", tls13 ? "1.3" : "1.2",
-           conns, bytes, engine != NULL ? " engine=rustasync-pause" : "");
+           conns, bytes, engine != NULL ? " engine=rustasync-pause"
+                         : provider != NULL ? " provider=rustasync-pause" : "");
     for (i = 0; i < n_eps; i++) {
         struct endpoint *ep = &eps[i];
 
@@ -783,17 +831,19 @@ int main(int argc, char **argv)
     if (!server_saw_close || server_echoed != (size_t)conns * bytes)
         all_ok = 0;
 
-    if (engine != NULL) {
-        unsigned long paused = engine_pauses(engine) - pauses_before;
+    if (offloading) {
+        unsigned long paused = (engine != NULL ? engine_pauses(engine)
+                                : provider_pauses(provider)) - pauses_before;
 
         printf("async: SSL_ERROR_WANT_ASYNC seen by clients %s, by servers %s\n",
                total_want_async_client > 0 ? "yes" : "NO",
                total_want_async_server > 0 ? "yes" : "NO");
-        printf("engine: jobs paused %s\n", paused > 0 ? "yes" : "NO");
+        printf("%s: jobs paused %s\n", engine != NULL ? "engine" : "provider",
+               paused > 0 ? "yes" : "NO");
         if (total_want_async_client == 0 || total_want_async_server == 0
                 || paused == 0)
             all_ok = 0;
-        fprintf(stderr, "async_tls: engine pauses %lu\n", paused);
+        fprintf(stderr, "async_tls: offload pauses %lu\n", paused);
     }
     if (mode == MODE_EPOLL) {
         unsigned long added = 0, deleted = 0;
@@ -804,7 +854,7 @@ int main(int argc, char **argv)
         }
         printf("epoll: registered set equals SSL_get_all_async_fds after every "
                "update: %s\n", bookkeeping_violations == 0 ? "yes" : "NO");
-        if (engine != NULL) {
+        if (offloading) {
             /* Each offloaded operation pauses exactly once and is resumed
              * only when its fd is readable, so these counts repeat from
              * run to run and must not depend on the async implementation. */
@@ -813,7 +863,7 @@ int main(int argc, char **argv)
                    total_want_async_client, total_want_async_server,
                    added, deleted);
         }
-        if (bookkeeping_violations != 0 || (engine != NULL && added == 0))
+        if (bookkeeping_violations != 0 || (offloading && added == 0))
             all_ok = 0;
         fprintf(stderr, "async_tls: async fds added %lu deleted %lu, "
                 "bookkeeping violations %lu\n", added, deleted,
@@ -832,11 +882,11 @@ int main(int argc, char **argv)
                cb_status_eagain > 0 ? "yes" : "NO",
                cb_status_other > 0 ? "YES" : "no",
                async_fds_in_callback_mode);
-        if (engine != NULL)
+        if (offloading)
             printf("callback: calls %lu (status OK %lu, EAGAIN %lu), "
                    "unexpected %lu\n", cb_calls, cb_status_ok,
                    cb_status_eagain, unexpected);
-        if (engine != NULL && (handled == 0 || cb_status_ok == 0
+        if (offloading && (handled == 0 || cb_status_ok == 0
                                || cb_status_eagain == 0))
             all_ok = 0;
         if (cb_status_other != 0 || async_fds_in_callback_mode != 0

@@ -20,17 +20,23 @@ INTEROP_DIR    := $(BUILD)/interop
 INTEROP_CFLAGS := -Wall -Wextra -Werror -O2 -DOPENSSL_API_COMPAT=0x10100000L
 INTEROP_DEPS   ?=
 
-.PHONY: interop-build interop-test
+.PHONY: interop-build interop-test provider-test
 
-interop-build: $(INTEROP_DIR)/pause_engine.so $(INTEROP_DIR)/async_tls
+interop-build: $(INTEROP_DIR)/pause_engine.so $(INTEROP_DIR)/pause_provider.so $(INTEROP_DIR)/async_tls
 
-$(INTEROP_DIR)/pause_engine.so: $(INTEROP_SRC)/pause_engine.c
+$(INTEROP_DIR)/pause_engine.so $(INTEROP_DIR)/pause_provider.so: $(INTEROP_DIR)/%.so: $(INTEROP_SRC)/%.c $(INTEROP_SRC)/offload.h
 	@mkdir -p $(INTEROP_DIR)
 	$(CC) $(INTEROP_CFLAGS) -shared -fPIC -Wl,-z,nodelete -o $@ $< -lcrypto -lpthread
 
 $(INTEROP_DIR)/async_tls: $(INTEROP_SRC)/async_tls.c
 	@mkdir -p $(INTEROP_DIR)
 	$(CC) $(INTEROP_CFLAGS) -o $@ $< -lssl -lcrypto -lpthread
+
+# The pausing provider with the system's OpenSSL: speed, s_server/s_client,
+# async_tls and haproxy, plain and preloaded.
+provider-test: $(INTEROP_DEPS)
+	MODULE=provider RUSTASYNC_LIB=$(abspath $(LIBDIR))/librustasync.so \
+	c-tests/interop/pausing.sh $(INTEROP_DIR)/provider
 
 interop-test: $(INTEROP_DEPS) interop-build
 	RUSTASYNC_LIB=$(abspath $(LIBDIR))/librustasync.so \

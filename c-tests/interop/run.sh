@@ -27,6 +27,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=c-tests/lib.sh
 . "$ROOT/c-tests/lib.sh"
+# shellcheck source=c-tests/interop/helpers.sh
+. "$HERE/helpers.sh"
 QUICK=${QUICK:-0}
 ONLY=${ONLY:-.}
 want() { [[ $1 =~ $ONLY ]]; }
@@ -98,26 +100,6 @@ with() {
 PFX=()
 pfx() {
     if [ "$1" = preload ]; then PFX=(env LD_PRELOAD="$RUSTASYNC_LIB"); else PFX=(env); fi
-}
-
-# A TCP port on 127.0.0.1 nobody listens on.
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
-        if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
-
-# count_of FILE KEY: a counter from the pause engine's count file (0 if none).
-count_of() {
-    local v
-    v=$(sed -n "s/^$2 \\([0-9]*\\)$/\\1/p" "$1" 2>/dev/null | head -n1)
-    echo "${v:-0}"
 }
 
 # ------------------------------------------------------------------ build

@@ -4,17 +4,6 @@
 
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
-# wrk_field FILE: "requests errors non2xx req/s"
-wrk_summary() {
-    local f=$1 req err non rps
-    req=$(sed -n 's/^ *\([0-9][0-9]*\) requests in .*/\1/p' "$f" | head -n1)
-    err=$(sed -n 's/^ *Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' "$f" \
-          | awk '{print $1 + $2 + $3 + $4}')
-    non=$(sed -n 's/^ *Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' "$f")
-    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$f")
-    echo "${req:-0} ${err:-0} ${non:-0} ${rps:-0}"
-}
-
 haproxy_run() {
     local v=$1 dir port hpid rc=0 pauses k1 k2 up=0
     local name=haproxy-$v

@@ -10,12 +10,39 @@
 #define RUSTASYNC_OPENSSL_ASYNC_H
 
 
-/* Also mark OpenSSL's own header as seen, so either order of inclusion works. */
+/*
+ * Where OpenSSL's headers are installed, bring in what OpenSSL's own
+ * <openssl/async.h> brings in, so that a program sees the same names:
+ * <openssl/opensslconf.h> (in OpenSSL 3 it includes macros.h and opensslv.h:
+ * OPENSSL_VERSION_MAJOR, the OPENSSL_NO_* switches) and <openssl/asyncerr.h>.
+ * Both exist in 1.1 and 3, so the copies found first on the include path
+ * belong to one version, whichever other headers lie further down it.
+ * Without them the header stands alone.
+ */
+#if defined(__has_include)
+#if __has_include(<openssl/opensslconf.h>)
+#include <openssl/opensslconf.h>
+#endif
+#if __has_include(<openssl/asyncerr.h>)
+#include <openssl/asyncerr.h>
+#endif
+#endif
+
+/*
+ * Mark OpenSSL's own header as seen, so either order of inclusion works, with
+ * the guards OpenSSL uses: OPENSSL_ASYNC_H since 3.0, plus HEADER_ASYNC_H
+ * while the names deprecated in 3.0 are enabled; 1.1 (whose asyncerr.h
+ * guard is HEADER_ASYNCERR_H) used HEADER_ASYNC_H alone.
+ */
+#if defined(OPENSSL_VERSION_MAJOR) || !defined(HEADER_ASYNCERR_H)
 #ifndef OPENSSL_ASYNC_H
 #define OPENSSL_ASYNC_H
 #endif
+#endif
+#if !defined(OPENSSL_NO_DEPRECATED_3_0) || (!defined(OPENSSL_VERSION_MAJOR) && defined(HEADER_ASYNCERR_H))
 #ifndef HEADER_ASYNC_H
 #define HEADER_ASYNC_H
+#endif
 #endif
 
 #define OSSL_ASYNC_FD int
