@@ -13,7 +13,7 @@
 //! pool goes on counting them.
 
 use std::cell::{Cell, UnsafeCell};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::ptr;
 
@@ -24,8 +24,11 @@ use crate::trim::Trimmer;
 
 /// Every job of the thread, and whether it counts against the pool's limit
 /// (the busy jobs of a pool that was cleaned up or replaced no longer count
-/// against any).
-type Owned = HashMap<*mut Job, bool>;
+/// against any). A B-tree rather than a hash table: its nodes are pointed
+/// to from their start, so leak checkers see the memory of a thread that
+/// never exits (the main thread) as reachable, and it is walked in address
+/// order.
+type Owned = BTreeMap<*mut Job, bool>;
 
 #[derive(Clone, Copy)]
 struct Limits {
@@ -66,7 +69,7 @@ impl Pool {
             trim: Trimmer::new(),
             limits: Cell::new(None),
             idle: UnsafeCell::new(Vec::new()),
-            owned: UnsafeCell::new(HashMap::new()),
+            owned: UnsafeCell::new(BTreeMap::new()),
         }
     }
 
@@ -195,15 +198,7 @@ impl Pool {
 
     fn create_job(&self, counters: &ThreadCounters) -> Option<&'static Job> {
         let job = Job::create(self.owner_word())?;
-        let added = self.with_owned(|owned| {
-            owned.try_reserve(1).ok()?;
-            owned.insert(job.as_handle(), true);
-            Some(())
-        });
-        if added.is_none() {
-            job.destroy();
-            return None;
-        }
+        self.with_owned(|owned| owned.insert(job.as_handle(), true));
         stats::bump(&counters.created);
         if let Some(mut limits) = self.limits.get() {
             limits.size += 1;
@@ -296,7 +291,7 @@ impl Pool {
     pub fn free_all_jobs(&self, counters: &ThreadCounters) -> bool {
         let owned = self.with_owned(std::mem::take);
         self.with_idle(counters, Vec::clear);
-        let mut kept = HashMap::new();
+        let mut kept = BTreeMap::new();
         let mut paused = 0usize;
         for (handle, counted) in owned {
             let Some(job) = Job::from_handle(handle) else {
