@@ -11,7 +11,7 @@ use crate::lock::{ForkHold, Lock};
 use crate::log::{self, Level};
 
 /// Address space asked for first; halved on refusal, and under `RLIMIT_AS`
-/// until the host program keeps its share (`stack::address_space_allows`).
+/// until the host program keeps its share (`mem::address_space_allows`).
 const RESERVE_BYTES: usize = 1 << 30;
 const MIN_RESERVE_BYTES: usize = 1 << 22;
 /// Committed in steps of one transparent huge page, so that (where the
@@ -84,7 +84,7 @@ impl<T> Arena<T> {
     pub fn allocate(&self) -> Option<*mut T> {
         let mut state = self.state.lock();
         if let Some(offset) = state.free.pop() {
-            let page = offset / crate::stack::page_size();
+            let page = offset / crate::mem::page_size();
             if let Some(bits) = state.discarded.get_mut(page / 64) {
                 *bits &= !(1 << (page % 64));
             }
@@ -140,7 +140,7 @@ impl<T> Arena<T> {
     /// free. A discarded page reads as zeros, which is a free slot, so stale
     /// handles are still recognised. Cold: after idle jobs were retired.
     pub fn discard_free_pages(&self) {
-        let page = crate::stack::page_size();
+        let page = crate::mem::page_size();
         let per_page = page / Self::slot();
         if per_page == 0 {
             return;
@@ -178,7 +178,7 @@ impl<T> Arena<T> {
         }
     }
 
-    /// Holds the arena's lock across `fork()` (see `before_fork` in `pool`).
+    /// Holds the arena's lock across `fork()` (see `fork::before_fork`).
     pub fn lock_for_fork(&self) -> ArenaForkLock<'_> {
         ArenaForkLock {
             _hold: self.state.hold_for_fork(),
@@ -189,17 +189,17 @@ impl<T> Arena<T> {
         let mut length = RESERVE_BYTES;
         // Under an address-space limit, control blocks get a small share of
         // what is left: each job also needs a stack two hundred times larger.
-        if let Some(available) = crate::stack::address_space_available() {
+        if let Some(available) = crate::mem::address_space_available() {
             while length > MIN_RESERVE_BYTES && length > available / 32 {
                 length /= 2;
             }
         }
         while length >= MIN_RESERVE_BYTES {
-            if !crate::stack::address_space_allows(length) {
+            if !crate::mem::address_space_allows(length) {
                 length /= 2;
                 continue;
             }
-            if let Some(base) = crate::stack::map_anonymous(length, libc::PROT_NONE, 0) {
+            if let Some(base) = crate::mem::map_anonymous(length, libc::PROT_NONE, 0) {
                 // SAFETY: advice on our own fresh mapping; failure (no THP)
                 // only means ordinary pages.
                 unsafe { libc::madvise(base, length, libc::MADV_HUGEPAGE) };
@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn only_pages_of_free_slots_are_discarded() {
         let arena: Arena<Block> = Arena::new();
-        let per_page = crate::stack::page_size() / size_of::<Block>();
+        let per_page = crate::mem::page_size() / size_of::<Block>();
         let slots: Vec<_> = (0..per_page * 2).map(|_| arena.allocate().expect("slot")).collect();
         for &slot in &slots {
             // SAFETY: a slot of ours, never shared.

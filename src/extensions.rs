@@ -10,9 +10,8 @@
 
 use std::ffi::{c_char, c_int};
 
-use crate::ffi::boundary;
-use crate::pool;
-use crate::stats;
+use crate::ffi::export;
+use crate::thread;
 
 /// The library's figures, as `RUSTASYNC_STATS=1` reports them at exit.
 /// Counts cover every thread since the process started.
@@ -67,11 +66,11 @@ pub extern "C" fn rustasync_version() -> *const c_char {
 /// `out` must be NULL or valid for writing one `struct rustasync_stats`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rustasync_stats(out: *mut rustasync_stats) -> c_int {
-    boundary(c"rustasync_stats", 0, || {
+    export(c"rustasync_stats", 0, || {
         if out.is_null() {
-            return 0;
+            return Ok(0);
         }
-        let t = stats::collect(pool::scan_own_stacks);
+        let t = thread::collect_stats();
         let figures = rustasync_stats {
             jobs_created: t.created,
             jobs_freed: t.destroyed,
@@ -90,6 +89,6 @@ pub unsafe extern "C" fn rustasync_stats(out: *mut rustasync_stats) -> c_int {
         };
         // SAFETY: non-null and valid for writes per the contract.
         unsafe { out.write(figures) };
-        1
+        Ok(1)
     })
 }

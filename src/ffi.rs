@@ -5,7 +5,7 @@
 //! it, and turns failures into OpenSSL's failure values (with an entry on
 //! OpenSSL's error queue when libcrypto is in the process, and a line on
 //! stderr under `RUSTASYNC_LOG`). No panic crosses this boundary: each body
-//! runs inside `boundary`, which turns a panic into the failure value.
+//! runs inside `export`, which turns a panic or an `Error` into the failure value.
 //!
 //! cbindgen reads this file alone to write `include/openssl/async.h`.
 
@@ -15,11 +15,10 @@ use std::ffi::{CStr, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use crate::job::Job;
-use crate::log::{self, Level};
-use crate::openssl;
-use crate::pool::{Failure, Started, ThreadState};
+use crate::error::{Error, error};
+use crate::job::{Job, State};
 use crate::stack;
+use crate::thread::{Started, ThreadState};
 use crate::wait_ctx::{self, WaitCtx};
 
 /// A job: an opaque handle owned by the library.
@@ -72,30 +71,37 @@ pub const ASYNC_R_INVALID_POOL_SIZE: c_int = 103;
 /// Error reason: the async layer could not be initialised.
 pub const ASYNC_R_INIT_FAILED: c_int = 105;
 
-/// Runs an export's body with panics stopped at the boundary.
-pub(crate) fn boundary<R>(function: &CStr, failure: R, body: impl FnOnce() -> R) -> R {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
-        report(
-            function,
-            openssl::ERR_R_INTERNAL_ERROR,
-            "internal panic caught at the C boundary",
-        );
-        failure
-    })
+/// Every export's body runs here: a panic stops at the boundary, and an
+/// `Err` is reported the OpenSSL way (`Error::report`). Either gives
+/// `failure`, the value OpenSSL's `function` returns when it fails.
+pub(crate) fn export<R>(function: &CStr, failure: R, body: impl FnOnce() -> Result<R, Error>) -> R {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => {
+            error.report(function);
+            failure
+        }
+        Err(_) => {
+            error!(internal, "internal panic caught at the C boundary").report(function);
+            failure
+        }
+    }
 }
 
-/// Reports a failure the OpenSSL way: error queue, plus a diagnostic line.
-#[cold]
-fn report(function: &CStr, reason: c_int, message: &str) {
-    openssl::raise(function, reason);
-    log::emit(Level::Warn, format_args!("{}: {message}", function.to_string_lossy()));
+/// `pointer`, or `error` when it is NULL.
+pub(crate) fn not_null<T>(pointer: *mut T, error: Error) -> Result<*mut T, Error> {
+    if pointer.is_null() { Err(error) } else { Ok(pointer) }
 }
 
-fn wait_ctx<'a>(ctx: *mut ASYNC_WAIT_CTX) -> Option<&'a mut WaitCtx> {
+fn wait_ctx<'a>(ctx: *mut ASYNC_WAIT_CTX) -> Result<&'a mut WaitCtx, Error> {
     // SAFETY: a non-null ASYNC_WAIT_CTX pointer is, by the API contract, one
     // returned by ASYNC_WAIT_CTX_new and not yet freed; calls on one context
     // are not made concurrently.
-    unsafe { ctx.cast::<WaitCtx>().as_mut() }
+    unsafe { ctx.cast::<WaitCtx>().as_mut() }.ok_or(error!(null, "ctx is NULL"))
+}
+
+fn thread_state() -> Result<&'static ThreadState, Error> {
+    ThreadState::get_or_create().ok_or(error!(no_memory, "cannot allocate thread state"))
 }
 
 /// Sets up the calling thread's job pool: at most `max_size` jobs (0: no
@@ -103,24 +109,14 @@ fn wait_ctx<'a>(ctx: *mut ASYNC_WAIT_CTX) -> Option<&'a mut WaitCtx> {
 /// `init_size > max_size` (`ASYNC_R_INVALID_POOL_SIZE`).
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_init_thread(max_size: usize, init_size: usize) -> c_int {
-    boundary(c"ASYNC_init_thread", 0, || {
+    export(c"ASYNC_init_thread", 0, || {
         if init_size > max_size {
-            report(
-                c"ASYNC_init_thread",
-                ASYNC_R_INVALID_POOL_SIZE,
-                "init_size is larger than max_size",
-            );
-            return 0;
+            return Err(error!(
+                with,
+                ASYNC_R_INVALID_POOL_SIZE, "init_size is larger than max_size",
+            ));
         }
-        let Some(thread) = ThreadState::get_or_create() else {
-            report(
-                c"ASYNC_init_thread",
-                openssl::ERR_R_MALLOC_FAILURE,
-                "cannot allocate thread state",
-            );
-            return 0;
-        };
-        c_int::from(thread.init_pool(max_size, init_size))
+        Ok(c_int::from(thread_state()?.init_pool(max_size, init_size)))
     })
 }
 
@@ -128,10 +124,11 @@ pub extern "C" fn ASYNC_init_thread(max_size: usize, init_size: usize) -> c_int 
 /// freed when they finish.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_cleanup_thread() {
-    boundary(c"ASYNC_cleanup_thread", (), || {
+    export(c"ASYNC_cleanup_thread", (), || {
         if let Some(thread) = ThreadState::current_thread() {
             thread.cleanup();
         }
+        Ok(())
     })
 }
 
@@ -153,23 +150,16 @@ pub unsafe extern "C" fn ASYNC_start_job(
     args: *mut c_void,
     size: usize,
 ) -> c_int {
-    const NAME: &CStr = c"ASYNC_start_job";
-    boundary(NAME, ASYNC_ERR, || {
-        if job.is_null() {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "job is NULL");
-            return ASYNC_ERR;
-        }
-        let Some(thread) = ThreadState::get_or_create() else {
-            report(NAME, openssl::ERR_R_MALLOC_FAILURE, "cannot allocate thread state");
-            return ASYNC_ERR;
-        };
+    export(c"ASYNC_start_job", ASYNC_ERR, || {
+        let job = not_null(job, error!(null, "job is NULL"))?;
+        let thread = thread_state()?;
         // SAFETY: `job` is non-null and, per the contract, valid for reads.
         let handle = unsafe { *job }.cast::<Job>();
-        match thread.start_job(handle, ctx.cast(), func, args, size) {
+        match thread.start_job(handle, ctx.cast(), func, args, size)? {
             Started::Paused(paused) => {
                 // SAFETY: valid for writes per the contract.
                 unsafe { *job = paused.cast() };
-                ASYNC_PAUSE
+                Ok(ASYNC_PAUSE)
             }
             Started::Finished(value) => {
                 // SAFETY: both are valid for writes per the contract; `ret`
@@ -180,29 +170,9 @@ pub unsafe extern "C" fn ASYNC_start_job(
                     }
                     *job = ptr::null_mut();
                 }
-                ASYNC_FINISH
+                Ok(ASYNC_FINISH)
             }
-            Started::NoJobs => ASYNC_NO_JOBS,
-            Started::Failed(Failure::NotResumable) => {
-                openssl::raise(NAME, openssl::ERR_R_PASSED_INVALID_ARGUMENT);
-                ASYNC_ERR
-            }
-            Started::Failed(Failure::NoFunction) => {
-                report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "func is NULL");
-                ASYNC_ERR
-            }
-            Started::Failed(Failure::OutOfMemory) => {
-                report(NAME, openssl::ERR_R_MALLOC_FAILURE, "cannot copy the argument block");
-                ASYNC_ERR
-            }
-            Started::Failed(Failure::EmptyArgs) => {
-                report(
-                    NAME,
-                    openssl::ERR_R_MALLOC_FAILURE,
-                    "args is not NULL but size is 0, which OpenSSL 1.1 refuses (its copy is a malloc(0))",
-                );
-                ASYNC_ERR
-            }
+            Started::NoJobs => Ok(ASYNC_NO_JOBS),
         }
     })
 }
@@ -212,27 +182,24 @@ pub unsafe extern "C" fn ASYNC_start_job(
 /// blocked, returns 1 at once.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_pause_job() -> c_int {
-    const NAME: &CStr = c"ASYNC_pause_job";
-    boundary(NAME, 0, || {
+    export(c"ASYNC_pause_job", 0, || {
         if let Some(thread) = ThreadState::current_thread()
             && !thread.pause_current()
         {
-            report(
-                NAME,
-                openssl::ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED,
+            return Err(error!(
+                misuse,
                 "called off the current job's stack (was the job left with longjmp?); the job is abandoned",
-            );
-            return 0;
+            ));
         }
-        1
+        Ok(1)
     })
 }
 
 /// The job running on this thread, or NULL outside a job.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_get_current_job() -> *mut ASYNC_JOB {
-    boundary(c"ASYNC_get_current_job", ptr::null_mut(), || {
-        ThreadState::current_thread().map_or(ptr::null_mut(), |t| t.current().cast())
+    export(c"ASYNC_get_current_job", ptr::null_mut(), || {
+        Ok(ThreadState::current_thread().map_or(ptr::null_mut(), |t| t.current().cast()))
     })
 }
 
@@ -243,22 +210,11 @@ pub extern "C" fn ASYNC_get_current_job() -> *mut ASYNC_JOB {
 /// `job` must be NULL or a handle this library returned.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ASYNC_get_wait_ctx(job: *mut ASYNC_JOB) -> *mut ASYNC_WAIT_CTX {
-    const NAME: &CStr = c"ASYNC_get_wait_ctx";
-    boundary(NAME, ptr::null_mut(), || match Job::from_handle(job.cast()) {
-        Some(job) if matches!(job.state(), crate::job::State::Running | crate::job::State::Paused) => {
-            job.wait_ctx().cast()
-        }
-        _ if job.is_null() => {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "job is NULL");
-            ptr::null_mut()
-        }
-        _ => {
-            report(
-                NAME,
-                openssl::ERR_R_PASSED_INVALID_ARGUMENT,
-                "not the handle of a running or paused job",
-            );
-            ptr::null_mut()
+    export(c"ASYNC_get_wait_ctx", ptr::null_mut(), || {
+        let job = not_null(job, error!(null, "job is NULL"))?;
+        match Job::from_handle(job.cast()) {
+            Some(job) if matches!(job.state(), State::Running | State::Paused) => Ok(job.wait_ctx().cast()),
+            _ => Err(error!(invalid, "not the handle of a running or paused job")),
         }
     })
 }
@@ -268,20 +224,22 @@ pub unsafe extern "C" fn ASYNC_get_wait_ctx(job: *mut ASYNC_JOB) -> *mut ASYNC_W
 /// OpenSSL. Ignored outside a job.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_block_pause() {
-    boundary(c"ASYNC_block_pause", (), || {
+    export(c"ASYNC_block_pause", (), || {
         if let Some(thread) = ThreadState::current_thread() {
             thread.block_pause();
         }
+        Ok(())
     })
 }
 
 /// Undoes one `ASYNC_block_pause`. Ignored outside a job.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_unblock_pause() {
-    boundary(c"ASYNC_unblock_pause", (), || {
+    export(c"ASYNC_unblock_pause", (), || {
         if let Some(thread) = ThreadState::current_thread() {
             thread.unblock_pause();
         }
+        Ok(())
     })
 }
 
@@ -294,19 +252,17 @@ pub extern "C" fn ASYNC_is_capable() -> c_int {
 /// A new, empty wait context, or NULL when memory is exhausted.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_WAIT_CTX_new() -> *mut ASYNC_WAIT_CTX {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_new";
-    boundary(NAME, ptr::null_mut(), || {
+    export(c"ASYNC_WAIT_CTX_new", ptr::null_mut(), || {
         let layout = std::alloc::Layout::new::<WaitCtx>();
         // SAFETY: the layout has non-zero size.
         let memory = unsafe { std::alloc::alloc(layout) }.cast::<WaitCtx>();
         if memory.is_null() {
-            report(NAME, openssl::ERR_R_MALLOC_FAILURE, "out of memory");
-            return ptr::null_mut();
+            return Err(error!(no_memory, "out of memory"));
         }
         // SAFETY: fresh memory of WaitCtx's layout; ASYNC_WAIT_CTX_free
         // reclaims it as a Box.
         unsafe { memory.write(WaitCtx::default()) };
-        memory.cast()
+        Ok(memory.cast())
     })
 }
 
@@ -319,23 +275,24 @@ pub extern "C" fn ASYNC_WAIT_CTX_new() -> *mut ASYNC_WAIT_CTX {
 /// `ctx` must be NULL or a live wait context.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ASYNC_WAIT_CTX_free(ctx: *mut ASYNC_WAIT_CTX) {
-    boundary(c"ASYNC_WAIT_CTX_free", (), || {
-        let Some(state) = wait_ctx(ctx) else {
-            return;
+    export(c"ASYNC_WAIT_CTX_free", (), || {
+        let Ok(state) = wait_ctx(ctx) else {
+            return Ok(());
         };
         state.begin_teardown();
         // Each turn takes the context afresh: a cleanup may call back into
         // the API with it.
-        while let Some((cleanup, key, fd, data)) = wait_ctx(ctx).and_then(WaitCtx::next_cleanup) {
+        while let Some((cleanup, key, fd, data)) = wait_ctx(ctx).ok().and_then(WaitCtx::next_cleanup) {
             // SAFETY: the program registered `cleanup` for this fd; the
             // context stays allocated until every cleanup has run.
             unsafe { cleanup(ctx.cast(), key, fd, data) };
-            if let Some(state) = wait_ctx(ctx) {
+            if let Ok(state) = wait_ctx(ctx) {
                 state.cleanup_done();
             }
         }
         // SAFETY: allocated by ASYNC_WAIT_CTX_new with WaitCtx's layout.
         drop(unsafe { Box::from_raw(ctx.cast::<WaitCtx>()) });
+        Ok(())
     })
 }
 
@@ -354,22 +311,15 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_wait_fd(
         unsafe extern "C" fn(ctx: *mut ASYNC_WAIT_CTX, key: *const c_void, fd: OSSL_ASYNC_FD, custom_data: *mut c_void),
     >,
 ) -> c_int {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_set_wait_fd";
-    boundary(NAME, 0, || match wait_ctx(ctx) {
-        None => {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
-            0
-        }
-        Some(state) => {
-            // SAFETY: the same function type up to the name of the context
-            // pointer's pointee (WaitCtx is what an ASYNC_WAIT_CTX points to).
-            let cleanup = cleanup.map(|f| unsafe { std::mem::transmute::<_, wait_ctx::CleanupFn>(f) });
-            if state.set_wait_fd(key, fd, custom_data, cleanup) {
-                1
-            } else {
-                report(NAME, openssl::ERR_R_MALLOC_FAILURE, "out of memory");
-                0
-            }
+    export(c"ASYNC_WAIT_CTX_set_wait_fd", 0, || {
+        let state = wait_ctx(ctx)?;
+        // SAFETY: the same function type up to the name of the context
+        // pointer's pointee (WaitCtx is what an ASYNC_WAIT_CTX points to).
+        let cleanup = cleanup.map(|f| unsafe { std::mem::transmute::<_, wait_ctx::CleanupFn>(f) });
+        if state.set_wait_fd(key, fd, custom_data, cleanup) {
+            Ok(1)
+        } else {
+            Err(error!(no_memory, "out of memory"))
         }
     })
 }
@@ -387,27 +337,20 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_fd(
     fd: *mut OSSL_ASYNC_FD,
     custom_data: *mut *mut c_void,
 ) -> c_int {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_get_fd";
-    boundary(NAME, 0, || {
-        let Some(state) = wait_ctx(ctx) else {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
-            return 0;
-        };
+    export(c"ASYNC_WAIT_CTX_get_fd", 0, || {
+        let state = wait_ctx(ctx)?;
         if fd.is_null() || custom_data.is_null() {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "fd or custom_data is NULL");
-            return 0;
+            return Err(error!(null, "fd or custom_data is NULL"));
         }
-        match state.fd(key) {
-            Some((found, data)) => {
-                // SAFETY: both checked non-null; valid for writes per contract.
-                unsafe {
-                    *fd = found;
-                    *custom_data = data;
-                }
-                1
-            }
-            None => 0,
+        let Some((found, data)) = state.fd(key) else {
+            return Ok(0);
+        };
+        // SAFETY: both checked non-null; valid for writes per contract.
+        unsafe {
+            *fd = found;
+            *custom_data = data;
         }
+        Ok(1)
     })
 }
 
@@ -423,16 +366,9 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_all_fds(
     fd: *mut OSSL_ASYNC_FD,
     numfds: *mut usize,
 ) -> c_int {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_get_all_fds";
-    boundary(NAME, 0, || {
-        let Some(state) = wait_ctx(ctx) else {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
-            return 0;
-        };
-        if numfds.is_null() {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "numfds is NULL");
-            return 0;
-        }
+    export(c"ASYNC_WAIT_CTX_get_all_fds", 0, || {
+        let state = wait_ctx(ctx)?;
+        let numfds = not_null(numfds, error!(null, "numfds is NULL"))?;
         let mut count = 0;
         for found in state.all_fds() {
             if !fd.is_null() {
@@ -443,7 +379,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_all_fds(
         }
         // SAFETY: checked non-null; valid for writes per contract.
         unsafe { *numfds = count };
-        1
+        Ok(1)
     })
 }
 
@@ -461,19 +397,10 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_changed_fds(
     delfd: *mut OSSL_ASYNC_FD,
     numdelfds: *mut usize,
 ) -> c_int {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_get_changed_fds";
-    boundary(NAME, 0, || {
-        let Some(state) = wait_ctx(ctx) else {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
-            return 0;
-        };
+    export(c"ASYNC_WAIT_CTX_get_changed_fds", 0, || {
+        let state = wait_ctx(ctx)?;
         if numaddfds.is_null() || numdelfds.is_null() {
-            report(
-                NAME,
-                openssl::ERR_R_PASSED_NULL_PARAMETER,
-                "numaddfds or numdelfds is NULL",
-            );
-            return 0;
+            return Err(error!(null, "numaddfds or numdelfds is NULL"));
         }
         let (added, deleted) = state.changed_counts();
         // SAFETY: checked non-null; valid for writes per contract.
@@ -482,7 +409,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_changed_fds(
             *numdelfds = deleted;
         }
         if addfd.is_null() && delfd.is_null() {
-            return 1;
+            return Ok(1);
         }
         let changed = state.changed_fds();
         for (array, fds) in [(addfd, &changed.added), (delfd, &changed.deleted)] {
@@ -492,7 +419,7 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_changed_fds(
                 unsafe { ptr::copy_nonoverlapping(fds.as_ptr(), array, fds.len()) };
             }
         }
-        1
+        Ok(1)
     })
 }
 
@@ -503,13 +430,8 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_changed_fds(
 /// `ctx` must be NULL or a live wait context.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ASYNC_WAIT_CTX_clear_fd(ctx: *mut ASYNC_WAIT_CTX, key: *const c_void) -> c_int {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_clear_fd";
-    boundary(NAME, 0, || match wait_ctx(ctx) {
-        Some(state) => c_int::from(state.clear_fd(key)),
-        None => {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
-            0
-        }
+    export(c"ASYNC_WAIT_CTX_clear_fd", 0, || {
+        Ok(c_int::from(wait_ctx(ctx)?.clear_fd(key)))
     })
 }
 
@@ -524,17 +446,11 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_callback(
     callback: ASYNC_callback_fn,
     callback_arg: *mut c_void,
 ) -> c_int {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_set_callback";
-    boundary(NAME, 0, || match wait_ctx(ctx) {
-        Some(state) => {
-            state.set_callback(callback, callback_arg);
-            1
-        }
-        None => {
-            // OpenSSL returns 0 here without an error on its queue.
-            log::emit(Level::Warn, format_args!("{}: ctx is NULL", NAME.to_string_lossy()));
-            0
-        }
+    export(c"ASYNC_WAIT_CTX_set_callback", 0, || {
+        // OpenSSL returns 0 here without an error on its queue.
+        let state = wait_ctx(ctx).map_err(|_| error!(unqueued, "ctx is NULL"))?;
+        state.set_callback(callback, callback_arg);
+        Ok(1)
     })
 }
 
@@ -549,29 +465,20 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_callback(
     callback: *mut ASYNC_callback_fn,
     callback_arg: *mut *mut c_void,
 ) -> c_int {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_get_callback";
-    boundary(NAME, 0, || {
-        let Some(state) = wait_ctx(ctx) else {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
-            return 0;
-        };
+    export(c"ASYNC_WAIT_CTX_get_callback", 0, || {
+        let state = wait_ctx(ctx)?;
         let Some((function, arg)) = state.callback() else {
-            return 0;
+            return Ok(0);
         };
         if callback.is_null() || callback_arg.is_null() {
-            report(
-                NAME,
-                openssl::ERR_R_PASSED_NULL_PARAMETER,
-                "callback or callback_arg is NULL",
-            );
-            return 0;
+            return Err(error!(null, "callback or callback_arg is NULL"));
         }
         // SAFETY: both checked non-null; valid for writes per contract.
         unsafe {
             *callback = Some(function);
             *callback_arg = arg;
         }
-        1
+        Ok(1)
     })
 }
 
@@ -582,17 +489,11 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_callback(
 /// `ctx` must be NULL or a live wait context.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_status(ctx: *mut ASYNC_WAIT_CTX, status: c_int) -> c_int {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_set_status";
-    boundary(NAME, 0, || match wait_ctx(ctx) {
-        Some(state) => {
-            state.set_status(status);
-            1
-        }
-        None => {
-            // OpenSSL returns 0 here without an error on its queue.
-            log::emit(Level::Warn, format_args!("{}: ctx is NULL", NAME.to_string_lossy()));
-            0
-        }
+    export(c"ASYNC_WAIT_CTX_set_status", 0, || {
+        // OpenSSL returns 0 here without an error on its queue.
+        let state = wait_ctx(ctx).map_err(|_| error!(unqueued, "ctx is NULL"))?;
+        state.set_status(status);
+        Ok(1)
     })
 }
 
@@ -603,13 +504,8 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_status(ctx: *mut ASYNC_WAIT_CTX, sta
 /// `ctx` must be NULL or a live wait context.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_status(ctx: *mut ASYNC_WAIT_CTX) -> c_int {
-    const NAME: &CStr = c"ASYNC_WAIT_CTX_get_status";
-    boundary(NAME, ASYNC_STATUS_ERR, || match wait_ctx(ctx) {
-        Some(state) => state.status(),
-        None => {
-            report(NAME, openssl::ERR_R_PASSED_NULL_PARAMETER, "ctx is NULL");
-            ASYNC_STATUS_ERR
-        }
+    export(c"ASYNC_WAIT_CTX_get_status", ASYNC_STATUS_ERR, || {
+        Ok(wait_ctx(ctx)?.status())
     })
 }
 
@@ -617,17 +513,12 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_get_status(ctx: *mut ASYNC_WAIT_CTX) -> 
 /// keeps the current one). Returns 1, or 0 once any job stack exists.
 #[unsafe(no_mangle)]
 pub extern "C" fn ASYNC_set_mem_functions(alloc_fn: ASYNC_stack_alloc_fn, free_fn: ASYNC_stack_free_fn) -> c_int {
-    const NAME: &CStr = c"ASYNC_set_mem_functions";
-    boundary(NAME, 0, || {
-        let accepted = stack::set_memory_functions(alloc_fn, free_fn);
-        if !accepted {
-            report(
-                NAME,
-                openssl::ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED,
-                "refused, job stacks exist already",
-            );
+    export(c"ASYNC_set_mem_functions", 0, || {
+        if stack::set_memory_functions(alloc_fn, free_fn) {
+            Ok(1)
+        } else {
+            Err(error!(misuse, "refused, job stacks exist already"))
         }
-        c_int::from(accepted)
     })
 }
 
@@ -641,7 +532,7 @@ pub unsafe extern "C" fn ASYNC_get_mem_functions(
     alloc_fn: *mut ASYNC_stack_alloc_fn,
     free_fn: *mut ASYNC_stack_free_fn,
 ) {
-    boundary(c"ASYNC_get_mem_functions", (), || {
+    export(c"ASYNC_get_mem_functions", (), || {
         let (alloc, free) = stack::memory_functions_in_force();
         // SAFETY: each is written only when non-null; valid per contract.
         unsafe {
@@ -652,5 +543,6 @@ pub unsafe extern "C" fn ASYNC_get_mem_functions(
                 *free_fn = Some(free);
             }
         }
+        Ok(())
     })
 }

@@ -28,11 +28,11 @@ pub struct DebugInfo {
     arena_committed: &'static AtomicUsize,
     slot_size: usize,
     /// Offsets in a slot: state (one byte: 0 free, 1 idle, 2 running,
-    /// 3 paused), owner (a thread state), wait context, saved fibre
+    /// 3 paused), owner (the owning thread's pool), wait context, saved fibre
     /// context, stack bottom, stack size, saved context of the code that
     /// entered a running job.
     job_offsets: [usize; 7],
-    /// Offset of the kernel thread id (32 bits) in a thread state.
+    /// Offset of the kernel thread id (32 bits) in a job's owner (a pool).
     thread_tid: usize,
 }
 

@@ -1,15 +1,16 @@
 //! A job: a function running on its own stack that can pause and be resumed.
 //!
 //! Control blocks live in an arena (see `arena`), so a handle from C can be
-//! checked before it is trusted. A job belongs to the thread that created
-//! it; its fibre stays alive between uses, so a pooled job starts again with
-//! one switch.
+//! checked before it is trusted. A job's fibre stays alive between uses, so
+//! a pooled job starts again with one switch. A job knows nothing of threads
+//! or pools: its owner is an opaque word that its pool compares, and the
+//! thread's current job is the thread layer's to keep (`thread`).
 
 use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering};
 
 use context::Transfer;
 
@@ -17,7 +18,6 @@ use crate::arena::Arena;
 use crate::fibre::{Suspended, Yield};
 use crate::log::{self, Level};
 use crate::openssl::{self, LibCtx};
-use crate::pool::ThreadState;
 use crate::sanitizer::{self, FibreNotes};
 use crate::stack::{self, Stack, StackSide};
 use crate::stats;
@@ -67,7 +67,8 @@ pub struct Job {
     /// The usable size of the stack, for `on_own_stack` (`u32::MAX`: too
     /// large to hold here, ask `stack`).
     stack_span: Cell<u32>,
-    owner: AtomicPtr<ThreadState>,
+    /// Who may run the job: an opaque word the thread layer chooses.
+    owner: AtomicPtr<c_void>,
     /// The job that was current when this one was entered.
     parent: Cell<*mut Job>,
     /// The side of the switch that is not running: where the job stopped
@@ -84,12 +85,7 @@ pub struct Job {
     func: Cell<Option<JobFn>>,
     args: Cell<*mut c_void>,
     ret: Cell<c_int>,
-    /// Set on the busy jobs of a pool that was cleaned up or replaced: they
-    /// no longer count against any pool's limit.
-    uncounted: Cell<bool>,
     args_on_heap: Cell<bool>,
-    /// Index in the owner's list of jobs.
-    owned_at: Cell<usize>,
     stack: UnsafeCell<Option<Stack>>,
     inline_args: UnsafeCell<InlineArgs>,
 }
@@ -169,7 +165,7 @@ impl Job {
         self.state.store(state as u8, Ordering::Relaxed);
     }
 
-    pub fn owner(&self) -> *const ThreadState {
+    pub fn owner(&self) -> *const c_void {
         self.owner.load(Ordering::Relaxed)
     }
 
@@ -177,25 +173,9 @@ impl Job {
         self.wait.ctx()
     }
 
-    pub fn is_uncounted(&self) -> bool {
-        self.uncounted.get()
-    }
-
-    pub fn set_uncounted(&self) {
-        self.uncounted.set(true);
-    }
-
-    pub fn owned_at(&self) -> usize {
-        self.owned_at.get()
-    }
-
-    pub fn set_owned_at(&self, index: usize) {
-        self.owned_at.set(index);
-    }
-
     /// Makes a job with its own stack and a fibre ready to run, owned by
     /// `owner`. `None` when memory for either is exhausted.
-    pub fn create(owner: &ThreadState) -> Option<&'static Job> {
+    pub fn create(owner: *const c_void) -> Option<&'static Job> {
         let slot = JOBS.allocate()?;
         let Some(stack) = stack::allocate() else {
             JOBS.release(slot);
@@ -211,11 +191,9 @@ impl Job {
             fresh: Cell::new(true),
             stack_span: Cell::new(span),
             stack_top: Cell::new(stack.top() as usize),
-            uncounted: Cell::new(false),
             args_on_heap: Cell::new(false),
             ret: Cell::new(0),
-            owner: AtomicPtr::new(ptr::from_ref(owner).cast_mut()),
-            owned_at: Cell::new(usize::MAX),
+            owner: AtomicPtr::new(owner.cast_mut()),
             parent: Cell::new(ptr::null_mut()),
             func: Cell::new(None),
             args: Cell::new(ptr::null_mut()),
@@ -379,18 +357,19 @@ impl Job {
         self.ret.get()
     }
 
-    /// Runs the job until it pauses or finishes, on behalf of `thread`.
-    /// Swaps OpenSSL's default library context as OpenSSL does: the job runs
-    /// with the context it last had (a new job with its starter's), and the
+    /// Runs the job until it pauses or finishes, entered from `parent` (the
+    /// job that was running, or null), which `take_parent` or `abandon`
+    /// then gives back. Swaps
+    /// OpenSSL's default library context as OpenSSL does: the job runs with
+    /// the context it last had (a new job with its starter's), and the
     /// starter gets its own back afterwards.
-    pub fn enter(&self, thread: &ThreadState) -> Yield {
+    pub fn enter(&self, parent: *mut Job) -> Yield {
         let is_new = self.state() == State::Idle;
         let starter_ctx = openssl::current_default();
         if !is_new {
             openssl::ensure_default(starter_ctx, self.libctx.get());
         }
-        self.parent.set(thread.current());
-        thread.set_current(self.as_handle());
+        self.parent.set(parent);
         self.set_state(State::Running);
         if watched() && log::enabled(Level::Trace) {
             let what = if is_new { "start" } else { "resume" };
@@ -406,7 +385,6 @@ impl Job {
                 self.stack_for_sanitizer(),
             )
         };
-        thread.set_current(self.parent.replace(ptr::null_mut()));
         let job_ctx = openssl::current_default();
         openssl::ensure_default(job_ctx, starter_ctx);
         self.libctx.set(job_ctx);
@@ -415,11 +393,13 @@ impl Job {
 
     /// Called on the job's own stack by `ASYNC_pause_job`: hands control back
     /// to whoever entered the job, and returns once the job is resumed.
-    pub fn pause(&self) {
+    /// `deepest` is the high-water mark, in bytes, of the stack depth at
+    /// pauses that `RUSTASYNC_STATS` keeps (the caller's counter).
+    pub fn pause(&self, deepest: &AtomicU64) {
         self.set_state(State::Paused);
         if watched() {
             if stats::depth_at_pause() {
-                self.note_depth_at_pause();
+                self.note_depth(deepest);
             }
             if log::enabled(Level::Trace) {
                 log::emit(Level::Trace, format_args!("pause job {:p}", self));
@@ -430,6 +410,12 @@ impl Job {
         unsafe { self.other_side.leave(Yield::Paused, self.notes()) };
         self.check_dying();
         self.wait.resync_on_resume();
+    }
+
+    /// The job that entered this one, once `enter` has returned.
+    #[inline]
+    pub fn take_parent(&self) -> *mut Job {
+        self.parent.replace(ptr::null_mut())
     }
 
     /// Gives up a running job that was left by `longjmp`: it can never
@@ -460,11 +446,11 @@ impl Job {
         }
     }
 
-    /// Records how deep the job's stack is at this pause, for the owner's
-    /// stats. Runs on the job's own stack.
+    /// Raises `deepest` to how deep the job's stack is used here. Runs on
+    /// the job's own stack.
     #[cold]
     #[inline(never)]
-    fn note_depth_at_pause(&self) {
+    fn note_depth(&self, deepest: &AtomicU64) {
         let here = 0u8;
         let sp = ptr::from_ref(&here) as usize;
         // SAFETY: the job is running on this thread (we are on its stack), so
@@ -472,13 +458,8 @@ impl Job {
         let Some(top) = (unsafe { &*self.stack.get() }).as_ref().map(|s| s.top() as usize) else {
             return;
         };
-        // SAFETY: the owner of a running job is this thread's live state.
-        let Some(owner) = (unsafe { self.owner().as_ref() }) else {
-            return;
-        };
         let depth = top.saturating_sub(sp) as u64;
-        let deepest = &owner.counters().deepest_at_pause;
-        if depth > deepest.load(std::sync::atomic::Ordering::Relaxed) {
+        if depth > deepest.load(Ordering::Relaxed) {
             stats::set(deepest, depth);
         }
     }

@@ -1,16 +1,17 @@
 //! rustasync: a drop-in replacement for OpenSSL's asynchronous job layer.
 //!
-//! `ffi` is the C boundary. Behind it: `fibre` (the context switch), `stack`
-//! (guarded job stacks), `arena` (job control blocks), `job`, `pool` (the
-//! per-thread pool and thread state), `lock` (the mutex the fork handlers
-//! hold), `tls` (the thread-state word), `wait_ctx`, `openssl` (run-time
-//! interop with libcrypto), `config` (the settings, read with
-//! `secure_getenv`) and `files` (files the library creates, safely).
-//! Reliability helpers: `overflow` (the fault handler that names a job stack
-//! overflow), `valgrind` and `sanitizer` (telling those tools about job
-//! stacks and switches); `introspect` (what a debugger reads to find every
-//! job). Raw pointers and system calls are spread over most of these
-//! modules; every `unsafe` block states why it is sound
+//! Layers, top to bottom (a module imports only from below; see
+//! ARCHITECTURE.md): `ffi` and `extensions`, the C boundary; `thread`
+//! (current job, lifecycle, thread exit), `pool` and `fork`, the per-thread
+//! state; `job` and `arena`, a job and its control block, knowing nothing
+//! of threads; `stack` and `fibre`, guarded stacks and the switch; `mem`,
+//! memory-mapping helpers. Leaves: `wait_ctx`, `openssl` (run-time interop
+//! with libcrypto), `stats`, `log`, `config` (the settings, read with
+//! `secure_getenv`), `files` (files the library creates, safely),
+//! `overflow` (names a job stack overflow), `valgrind`, `sanitizer`, `lock`,
+//! `tls`, `trim` (when idle jobs go back to the kernel), `live` (live
+//! figures in a file) and `introspect` (what a debugger reads to find every
+//! job). Every `unsafe` block states why it is sound
 //! (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
@@ -18,22 +19,27 @@ mod arena;
 /// reach the parsers; not part of the library's interface.
 #[doc(hidden)]
 pub mod config;
+mod error;
 pub mod extensions;
 pub mod ffi;
 mod fibre;
 mod files;
+mod fork;
 mod introspect;
 mod job;
 mod live;
 pub mod live_format;
 mod lock;
 mod log;
+mod mem;
 mod openssl;
 mod overflow;
 mod pool;
+mod region;
 mod sanitizer;
 mod stack;
 mod stats;
+mod thread;
 mod tls;
 mod trim;
 mod valgrind;

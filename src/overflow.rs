@@ -32,7 +32,8 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config;
-use crate::stack;
+use crate::mem;
+use crate::region;
 
 /// The signals a guard-page hit raises: `SIGSEGV` on Linux for a guard made
 /// with `mprotect` or `MADV_GUARD_INSTALL`; `SIGBUS` is covered as well.
@@ -119,17 +120,17 @@ impl AltStack {
         if unsafe { libc::sigaltstack(ptr::null(), &mut current) } != 0 || current.ss_flags & libc::SS_DISABLE == 0 {
             return None;
         }
-        let page = stack::page_size();
+        let page = mem::page_size();
         // The kernel's minimum for this CPU's signal frame (AT_MINSIGSTKSZ,
         // 0 when unknown); a handler needs several times that.
         // SAFETY: getauxval has no preconditions.
         let minimum = usize::try_from(unsafe { libc::getauxval(AT_MINSIGSTKSZ) }).unwrap_or(0);
         let usable = ALT_STACK_SIZE.max(minimum * 8).next_multiple_of(page);
         let length = usable + page;
-        let mapping = stack::map_anonymous(length, libc::PROT_READ | libc::PROT_WRITE, 0)?;
+        let mapping = mem::map_anonymous(length, libc::PROT_READ | libc::PROT_WRITE, 0)?;
         let alt = AltStack { mapping, length };
         // The handler's own overflow should fault, not scribble below.
-        stack::guard_page(mapping.cast());
+        mem::guard_page(mapping.cast());
         let new = libc::stack_t {
             ss_sp: mapping.cast::<u8>().wrapping_add(page).cast(),
             ss_flags: 0,
@@ -179,7 +180,7 @@ extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, _context: *mut
     let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
     // si_code > 0: raised by the kernel for a fault, not sent by a process.
     let fault = code > 0;
-    if fault && stack::is_guard_page(address) {
+    if fault && region::is_guard_page(address) {
         report_overflow(address);
     }
     // SAFETY: a zeroed sigaction with SIG_DFL (0) is the default action.
@@ -199,7 +200,7 @@ extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, _context: *mut
 
 /// Writes the one-line diagnostic with `write(2)` from a stack buffer.
 fn report_overflow(address: usize) {
-    let size = stack::region_stack_size();
+    let size = region::region_stack_size();
     let mut line = Line::new();
     line.text("rustasync: fatal: job stack overflow (");
     // A privileged program does not tell whoever started it where its

@@ -1,52 +1,34 @@
-//! Per-thread state: the job pool, the job currently running, and every job
-//! the thread owns, so that none is lost when the thread cleans up or exits.
+//! A thread's job pool, and every job the thread owns, so that none is lost
+//! when the pool is cleaned up or the thread exits.
 //!
 //! OpenSSL keeps the same per-thread pool: `ASYNC_init_thread(max, init)`
 //! sets its limit and pre-creates jobs, finished jobs return to it and are
 //! reused last-in-first-out, and `ASYNC_NO_JOBS` means the limit is reached.
 //! Unlike OpenSSL, jobs still paused when their pool is cleaned up, or when
 //! their thread exits, are freed instead of leaked.
+//!
+//! A pool lives inside its thread's state (`thread`) and is used by that
+//! thread alone; its address is the owner word of its jobs. Idle jobs that
+//! went unused for a while are given back to the kernel (`trim`) while the
+//! pool goes on counting them.
 
-use std::cell::{Cell, RefCell, UnsafeCell};
-use std::ffi::{c_int, c_void};
+use std::cell::{Cell, UnsafeCell};
+use std::collections::BTreeMap;
+use std::ffi::c_void;
 use std::ptr;
-use std::sync::{Once, OnceLock};
 
-use crate::arena::ArenaForkLock;
-use crate::fibre::Yield;
-use crate::job::{JOBS, Job, JobFn, State};
+use crate::job::{JOBS, Job, State};
 use crate::log::{self, Level};
-use crate::openssl;
-use crate::overflow::{self, AltStack};
-use crate::sanitizer;
-use crate::stack;
 use crate::stats::{self, ThreadCounters};
-use crate::tls;
 use crate::trim::Trimmer;
-use crate::wait_ctx::WaitCtx;
 
-/// What `ASYNC_start_job` did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Started {
-    Paused(*mut Job),
-    Finished(c_int),
-    NoJobs,
-    Failed(Failure),
-}
-
-/// Why `ASYNC_start_job` refused, each mapped to OpenSSL's failure value.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// The handle is not a job paused on this thread.
-    NotResumable,
-    /// A new job was asked for with no function.
-    NoFunction,
-    /// The argument block could not be copied, or the thread state not made.
-    OutOfMemory,
-    /// A non-NULL argument block of size 0, which libcrypto 1.1 refuses
-    /// (its copy is a `malloc(0)`, which fails) where 3.x passes NULL.
-    EmptyArgs,
-}
+/// Every job of the thread, and whether it counts against the pool's limit
+/// (the busy jobs of a pool that was cleaned up or replaced no longer count
+/// against any). A B-tree rather than a hash table: its nodes are pointed
+/// to from their start, so leak checkers see the memory of a thread that
+/// never exits (the main thread) as reachable, and it is walked in address
+/// order.
+type Owned = BTreeMap<*mut Job, bool>;
 
 #[derive(Clone, Copy)]
 struct Limits {
@@ -61,107 +43,54 @@ struct Limits {
     keep: usize,
 }
 
-pub struct ThreadState {
-    current: Cell<*mut Job>,
-    /// Nesting depth of `ASYNC_block_pause`. Per thread, as in OpenSSL: a job
-    /// that finishes with pausing blocked leaves it blocked for the next.
-    blocked: Cell<u32>,
-    pool: Cell<Option<Limits>>,
-    /// Idle jobs of the pool, the most recently finished last.
+/// The counts each method keeps up to date are the thread's `counters`.
+pub struct Pool {
+    /// The kernel's id of the owning thread, for debuggers (which find a
+    /// job's thread through its owner word, this pool's address).
+    tid: libc::pid_t,
+    /// `None` until `ASYNC_init_thread` (or first use) and after cleanup.
+    limits: Cell<Option<Limits>>,
+    /// Idle jobs, the most recently finished last.
     idle: UnsafeCell<Vec<&'static Job>>,
     /// Every job this thread created and has not freed, in any state.
-    owned: UnsafeCell<Vec<*mut Job>>,
-    /// The signal stack made for this thread, if it had none.
-    alt_stack: Cell<Option<AltStack>>,
-    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread
-    /// (in the live-figures file when it is on).
-    counters: &'static ThreadCounters,
-    /// The kernel's id of the thread, for debuggers and the live figures.
-    tid: libc::pid_t,
+    owned: UnsafeCell<Owned>,
     /// When idle jobs that went unused are given back.
     trim: Trimmer,
 }
 
-/// Where a `ThreadState` keeps its kernel thread id (see `introspect`).
-pub const TID_OFFSET: usize = std::mem::offset_of!(ThreadState, tid);
+/// Where a `Pool`, a job's owner, keeps its thread's kernel id (see
+/// `introspect`).
+pub const TID_OFFSET: usize = std::mem::offset_of!(Pool, tid);
 
-impl ThreadState {
-    /// The calling thread's state, if it has used the library.
-    #[inline]
-    pub fn current_thread() -> Option<&'static ThreadState> {
-        // SAFETY: a non-zero word is this thread's live, leaked Box; it is
-        // freed only by the thread-exit destructor, which clears it first.
-        unsafe { (tls::get() as *const ThreadState).as_ref() }
-    }
-
-    /// The calling thread's state, made on first use.
-    #[inline]
-    pub fn get_or_create() -> Option<&'static ThreadState> {
-        Self::current_thread().or_else(Self::create)
-    }
-
-    #[cold]
-    fn create() -> Option<&'static ThreadState> {
-        openssl::discover();
-        sanitizer::discover();
-        crate::job::settle_watchers();
-        overflow::install();
-        register_fork_handlers();
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
-        let state = Box::into_raw(Box::new(ThreadState {
-            current: Cell::new(ptr::null_mut()),
-            blocked: Cell::new(0),
-            pool: Cell::new(None),
-            idle: UnsafeCell::new(Vec::new()),
-            owned: UnsafeCell::new(Vec::new()),
-            alt_stack: Cell::new(AltStack::for_this_thread()),
-            counters: stats::acquire_counters(tid),
+impl Pool {
+    pub fn new(tid: libc::pid_t) -> Pool {
+        Pool {
             tid,
             trim: Trimmer::new(),
-        }));
-        // SAFETY: the key is valid (made once, never deleted) and `state` is
-        // the value its destructor expects.
-        if unsafe { libc::pthread_setspecific(*exit_key()?, state.cast()) } != 0 {
-            // SAFETY: never shared; reclaimed at once.
-            drop(unsafe { Box::from_raw(state) });
-            return None;
+            limits: Cell::new(None),
+            idle: UnsafeCell::new(Vec::new()),
+            owned: UnsafeCell::new(BTreeMap::new()),
         }
-        tls::set(state as usize);
-        // SAFETY: just made, and lives until the thread exits.
-        let state = unsafe { &*state };
-        // Unregistered by the thread-exit destructor before the state is freed.
-        stats::register(state.counters);
-        Some(state)
     }
 
-    pub fn current(&self) -> *mut Job {
-        self.current.get()
+    /// What this pool's jobs carry as their owner.
+    fn owner_word(&self) -> *const c_void {
+        ptr::from_ref(self).cast()
     }
 
-    pub fn set_current(&self, job: *mut Job) {
-        self.current.set(job);
+    /// Whether `job` was made by this pool (any thread may ask).
+    pub fn owns(&self, job: &Job) -> bool {
+        job.owner() == self.owner_word()
     }
 
-    /// The running job, if any.
-    pub fn running_job(&self) -> Option<&Job> {
-        // SAFETY: `current` is only ever set by `Job::enter` to a live job of
-        // the arena, or to null.
-        unsafe { self.current.get().as_ref() }
-    }
-
-    pub fn counters(&self) -> &ThreadCounters {
-        self.counters
-    }
-
-    fn with_idle<R>(&self, f: impl FnOnce(&mut Vec<&'static Job>) -> R) -> R {
-        // SAFETY: only this thread reaches its state, and no caller of
+    fn with_idle<R>(&self, counters: &ThreadCounters, f: impl FnOnce(&mut Vec<&'static Job>) -> R) -> R {
+        // SAFETY: only the owning thread reaches its pool, and no caller of
         // with_idle runs job code or re-enters while the borrow lives.
         let idle = unsafe { &mut *self.idle.get() };
         let result = f(idle);
-        stats::set(&self.counters.idle, idle.len() as u64);
+        stats::set(&counters.idle, idle.len() as u64);
         if self.trim.after_change(idle.len()) {
-            self.look_for_cold_jobs(idle.len());
+            self.look_for_cold_jobs(idle.len(), counters);
         }
         result
     }
@@ -169,10 +98,10 @@ impl ThreadState {
     /// Out of line, so that the idle-list helpers stay small on the hot path.
     #[cold]
     #[inline(never)]
-    fn look_for_cold_jobs(&self, len: usize) {
+    fn look_for_cold_jobs(&self, len: usize, counters: &ThreadCounters) {
         let count = self.trim.look(len);
         if count > 0 {
-            self.retire_coldest(count);
+            self.retire_coldest(count, counters);
         }
     }
 
@@ -182,11 +111,11 @@ impl ThreadState {
     /// of an earlier pool, which this one does not count, and as many as
     /// `ASYNC_init_thread` asked to have ready, are kept.
     #[cold]
-    fn retire_coldest(&self, count: usize) {
-        let Some(limits) = self.pool.get() else {
+    fn retire_coldest(&self, count: usize, counters: &ThreadCounters) {
+        let Some(limits) = self.limits.get() else {
             return;
         };
-        let cold: Vec<&'static Job> = self.with_idle(|idle| {
+        let cold: Vec<&'static Job> = self.with_idle(counters, |idle| {
             idle.drain(..count.min(idle.len().saturating_sub(limits.keep)))
                 .collect()
         });
@@ -196,22 +125,22 @@ impl ThreadState {
         let mut kept = Vec::new();
         let mut retired = 0;
         for job in cold {
-            if job.is_uncounted() {
+            if !self.with_owned(|owned| owned.get(&job.as_handle()) == Some(&true)) {
                 kept.push(job);
                 continue;
             }
             self.disown(job);
-            stats::bump(&self.counters.destroyed);
+            stats::bump(&counters.destroyed);
             job.retire();
             retired += 1;
         }
         if !kept.is_empty() {
-            self.with_idle(|idle| drop(idle.splice(0..0, kept)));
+            self.with_idle(counters, |idle| drop(idle.splice(0..0, kept)));
         }
-        if let Some(mut limits) = self.pool.get() {
+        if let Some(mut limits) = self.limits.get() {
             limits.size += retired;
             limits.retired += retired;
-            self.pool.set(Some(limits));
+            self.limits.set(Some(limits));
         }
         log::emit(
             Level::Debug,
@@ -220,7 +149,7 @@ impl ThreadState {
         JOBS.discard_free_pages();
     }
 
-    fn with_owned<R>(&self, f: impl FnOnce(&mut Vec<*mut Job>) -> R) -> R {
+    fn with_owned<R>(&self, f: impl FnOnce(&mut Owned) -> R) -> R {
         // SAFETY: as in with_idle.
         f(unsafe { &mut *self.owned.get() })
     }
@@ -228,16 +157,16 @@ impl ThreadState {
     /// `ASYNC_init_thread`: a new pool with limit `max` (0 = none) and `init`
     /// jobs made now. A previous pool's idle jobs are freed; its busy ones
     /// finish normally and then join the new pool, outside its count.
-    pub fn init_pool(&self, max: usize, init: usize) -> bool {
+    pub fn init(&self, max: usize, init: usize, counters: &ThreadCounters) -> bool {
         if init > max {
             return false;
         }
-        self.drop_pool();
+        self.drop_pool(counters);
         log::emit(
             Level::Debug,
             format_args!("ASYNC_init_thread: pool of at most {max} jobs (0: no limit), {init} made now"),
         );
-        self.pool.set(Some(Limits {
+        self.limits.set(Some(Limits {
             max,
             size: 0,
             retired: 0,
@@ -246,267 +175,135 @@ impl ThreadState {
         for _ in 0..init {
             // As in OpenSSL, running short of memory here only means fewer
             // jobs are made ahead of time.
-            let Some(job) = self.create_job() else {
+            let Some(job) = self.create_job(counters) else {
                 break;
             };
-            self.with_idle(|idle| idle.push(job));
+            self.with_idle(counters, |idle| idle.push(job));
         }
         true
     }
 
-    /// `ASYNC_cleanup_thread`: frees the pool and, as OpenSSL does by freeing
-    /// its per-thread context, forgets any pause block left behind.
-    pub fn cleanup(&self) {
-        self.drop_pool();
-        if self.current.get().is_null() {
-            self.blocked.set(0);
-        }
-    }
-
-    fn drop_pool(&self) {
-        if self.pool.take().is_none() {
+    /// Frees the idle jobs; busy ones stop counting against any limit.
+    pub fn drop_pool(&self, counters: &ThreadCounters) {
+        if self.limits.take().is_none() {
             return;
         }
-        let idle = self.with_idle(std::mem::take);
+        let idle = self.with_idle(counters, std::mem::take);
         for job in idle {
             self.disown(job);
-            self.destroy(job);
+            self.destroy(job, counters);
         }
-        self.with_owned(|owned| {
-            for &handle in owned.iter() {
-                if let Some(job) = Job::from_handle(handle) {
-                    job.set_uncounted();
-                }
-            }
-        });
+        self.with_owned(|owned| owned.values_mut().for_each(|counted| *counted = false));
     }
 
-    fn create_job(&self) -> Option<&'static Job> {
-        let job = Job::create(self)?;
-        let added = self.with_owned(|owned| {
-            owned.try_reserve(1).ok()?;
-            job.set_owned_at(owned.len());
-            owned.push(job.as_handle());
-            Some(())
-        });
-        if added.is_none() {
-            job.destroy();
-            return None;
-        }
-        stats::bump(&self.counters.created);
-        if let Some(mut limits) = self.pool.get() {
+    fn create_job(&self, counters: &ThreadCounters) -> Option<&'static Job> {
+        let job = Job::create(self.owner_word())?;
+        self.with_owned(|owned| owned.insert(job.as_handle(), true));
+        stats::bump(&counters.created);
+        if let Some(mut limits) = self.limits.get() {
             limits.size += 1;
-            self.pool.set(Some(limits));
+            self.limits.set(Some(limits));
         }
         Some(job)
     }
 
     /// Frees a job this thread created, keeping the counts right.
-    fn destroy(&self, job: &Job) {
+    fn destroy(&self, job: &Job, counters: &ThreadCounters) {
         if job.state() == State::Paused {
-            stats::drop_one(&self.counters.paused_now);
+            stats::drop_one(&counters.paused_now);
         }
-        stats::bump(&self.counters.destroyed);
+        stats::bump(&counters.destroyed);
         job.destroy();
     }
 
-    /// Removes a job from the owned list before it is destroyed.
+    /// Removes a job from the owned list before it is destroyed. Kept out
+    /// of line: `give_back` reaches it only when the pool cannot keep a job.
+    #[inline(never)]
     fn disown(&self, job: &Job) {
-        let at = job.owned_at();
-        self.with_owned(|owned| {
-            if at < owned.len() && owned[at] == job.as_handle() {
-                owned.swap_remove(at);
-                if let Some(moved) = owned.get(at).and_then(|&h| Job::from_handle(h)) {
-                    moved.set_owned_at(at);
-                }
-            }
-        });
-        if !job.is_uncounted()
-            && let Some(mut limits) = self.pool.get()
+        let counted = self.with_owned(|owned| owned.remove(&job.as_handle()));
+        if counted == Some(true)
+            && let Some(mut limits) = self.limits.get()
         {
             limits.size = limits.size.saturating_sub(1);
-            self.pool.set(Some(limits));
+            self.limits.set(Some(limits));
         }
     }
 
     /// An idle job from the pool, or a new one within its limit.
-    fn take_job(&self) -> Option<&'static Job> {
-        if self.pool.get().is_none() {
+    pub fn take_job(&self, counters: &ThreadCounters) -> Option<&'static Job> {
+        if self.limits.get().is_none() {
             // First use without ASYNC_init_thread behaves as (0, 0).
-            self.init_pool(0, 0);
+            self.init(0, 0, counters);
         }
-        if let Some(job) = self.with_idle(Vec::pop) {
+        if let Some(job) = self.with_idle(counters, Vec::pop) {
             return Some(job);
         }
-        let limits = self.pool.get()?;
+        let limits = self.limits.get()?;
         if limits.retired > 0 {
             // Made again in place of a retired idle job: the count stays.
             let mut limits = limits;
             limits.size -= 1;
             limits.retired -= 1;
-            self.pool.set(Some(limits));
-            let job = self.create_job();
+            self.limits.set(Some(limits));
+            let job = self.create_job(counters);
             if job.is_none()
-                && let Some(mut limits) = self.pool.get()
+                && let Some(mut limits) = self.limits.get()
             {
                 limits.size += 1;
                 limits.retired += 1;
-                self.pool.set(Some(limits));
+                self.limits.set(Some(limits));
             }
             return job;
         }
         if limits.max != 0 && limits.size >= limits.max {
-            stats::bump(&self.counters.no_jobs);
+            stats::bump(&counters.no_jobs);
             log::emit(
                 Level::Debug,
                 format_args!("ASYNC_start_job: pool of {} jobs exhausted; ASYNC_NO_JOBS", limits.max),
             );
             return None;
         }
-        self.create_job()
+        self.create_job(counters)
     }
 
     /// Returns a finished job to the pool. As in OpenSSL this is whatever
     /// pool the thread has now, even for a job of an earlier pool (which the
     /// new pool then reuses without counting it); with no pool it is freed.
     #[inline(always)]
-    fn give_back(&self, job: &'static Job) {
-        let kept =
-            self.pool.get().is_some() && self.with_idle(|idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
+    pub fn give_back(&self, job: &'static Job, counters: &ThreadCounters) {
+        let kept = self.limits.get().is_some()
+            && self.with_idle(counters, |idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
         if !kept {
             self.disown(job);
-            self.destroy(job);
+            self.destroy(job, counters);
         }
     }
 
-    /// Whether `handle` is a job paused on this thread.
-    fn resumable(&self, handle: *mut Job) -> Option<&'static Job> {
+    /// Whether `handle` is a job of this pool paused.
+    pub fn resumable(&self, handle: *mut Job) -> Option<&'static Job> {
         let job = Job::from_handle(handle)?;
-        (job.state() == State::Paused && ptr::eq(job.owner(), self)).then_some(job)
-    }
-
-    /// `ASYNC_start_job` once its pointers are known to be usable: resumes
-    /// `handle` if it is non-null, else starts `func` on a copy of the
-    /// argument block.
-    pub fn start_job(
-        &self,
-        handle: *mut Job,
-        wait_ctx: *mut WaitCtx,
-        func: Option<JobFn>,
-        args: *const c_void,
-        size: usize,
-    ) -> Started {
-        let job = if handle.is_null() {
-            let Some(func) = func else {
-                return Started::Failed(Failure::NoFunction);
-            };
-            let Some(job) = self.take_job() else {
-                return Started::NoJobs;
-            };
-            // 1.1 takes a job from the pool before copying the arguments, so
-            // ASYNC_NO_JOBS wins over this refusal there too.
-            if !args.is_null() && size == 0 && openssl::is_1_1() {
-                self.give_back(job);
-                return Started::Failed(Failure::EmptyArgs);
-            }
-            if !job.prepare(func, args, size, wait_ctx) {
-                self.give_back(job);
-                return Started::Failed(Failure::OutOfMemory);
-            }
-            stats::bump(&self.counters.started);
-            job
-        } else {
-            match self.resumable(handle) {
-                Some(job) => {
-                    self.counters.on_resume();
-                    job
-                }
-                None => {
-                    self.explain_refusal(handle);
-                    return Started::Failed(Failure::NotResumable);
-                }
-            }
-        };
-        match job.enter(self) {
-            Yield::Paused => {
-                self.counters.on_pause();
-                Started::Paused(job.as_handle())
-            }
-            Yield::Finished => {
-                stats::bump(&self.counters.finished);
-                let ret = job.finish();
-                self.give_back(job);
-                Started::Finished(ret)
-            }
-        }
-    }
-
-    #[cold]
-    fn explain_refusal(&self, handle: *mut Job) {
-        if !log::enabled(Level::Warn) {
-            return;
-        }
-        let why = match Job::from_handle(handle) {
-            None => "is not a job of this library",
-            Some(job) if job.state() == State::Free => "is a job that no longer exists",
-            Some(job) if !ptr::eq(job.owner(), self) => "belongs to another thread",
-            Some(job) if job.state() == State::Running => "is running, not paused",
-            Some(_) => "is not paused (it finished already)",
-        };
-        log::emit(
-            Level::Warn,
-            format_args!("ASYNC_start_job: job handle {handle:p} {why}; returning ASYNC_ERR"),
-        );
-    }
-
-    /// `ASYNC_pause_job`: returns at once outside a job or while pausing is
-    /// blocked, as OpenSSL does. False when the current job was left by
-    /// `longjmp` (the caller is not on its stack): the job is abandoned
-    /// where OpenSSL would switch to a stale context, and the thread is
-    /// back in whatever job (or none) had entered it.
-    pub fn pause_current(&self) -> bool {
-        if let Some(job) = self.running_job()
-            && self.blocked.get() == 0
-        {
-            if !job.on_own_stack() {
-                self.current.set(job.abandon());
-                return false;
-            }
-            job.pause();
-        }
-        true
-    }
-
-    /// `ASYNC_block_pause`: counts only inside a job.
-    pub fn block_pause(&self) {
-        if !self.current.get().is_null() {
-            self.blocked.set(self.blocked.get().saturating_add(1));
-        }
-    }
-
-    /// `ASYNC_unblock_pause`: counts only inside a job.
-    pub fn unblock_pause(&self) {
-        if !self.current.get().is_null() {
-            self.blocked.set(self.blocked.get().saturating_sub(1));
-        }
+        (job.state() == State::Paused && self.owns(job)).then_some(job)
     }
 
     /// Frees every job this thread owns except those running right now (the
-    /// thread may be exiting from inside one of them).
-    fn free_all_jobs(&self) {
+    /// thread may be exiting from inside one of them). Returns whether any
+    /// is left.
+    pub fn free_all_jobs(&self, counters: &ThreadCounters) -> bool {
         let owned = self.with_owned(std::mem::take);
-        self.with_idle(Vec::clear);
-        let mut kept = Vec::new();
+        self.with_idle(counters, Vec::clear);
+        let mut kept = BTreeMap::new();
         let mut paused = 0usize;
-        for handle in owned {
+        for (handle, counted) in owned {
             let Some(job) = Job::from_handle(handle) else {
                 continue;
             };
             match job.state() {
-                State::Running => kept.push(handle),
+                State::Running => {
+                    kept.insert(handle, counted);
+                }
                 state => {
                     paused += usize::from(state == State::Paused);
-                    self.destroy(job);
+                    self.destroy(job, counters);
                 }
             }
         }
@@ -525,112 +322,22 @@ impl ThreadState {
                 ),
             );
         }
+        let left = !kept.is_empty();
         self.with_owned(|owned| *owned = kept);
+        left
     }
-}
 
-fn exit_key() -> Option<&'static libc::pthread_key_t> {
-    static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let mut key: libc::pthread_key_t = 0;
-        // SAFETY: `key` is a valid out-pointer and the destructor has the
-        // signature pthread expects.
-        (unsafe { libc::pthread_key_create(&mut key, Some(on_thread_exit)) } == 0).then_some(key)
-    })
-    .as_ref()
-}
-
-/// Runs when a thread that used the library exits: its paused jobs can
-/// never be resumed (only their own thread may resume them), so their
-/// memory is reclaimed instead of leaked as OpenSSL does.
-unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
-    let state = state.cast::<ThreadState>();
-    if tls::get() == state as usize {
-        tls::set(0);
-    }
-    let reclaim = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the key's value is the Box made by `create`, and nothing
-        // else refers to it once the thread word is cleared.
-        let thread = unsafe { &*state };
-        thread.free_all_jobs();
-        drop(thread.alt_stack.take());
-        stats::unregister(thread.counters);
-        let still_running = thread.with_owned(|owned| !owned.is_empty());
-        if !still_running {
-            // SAFETY: as above; the last user is gone.
-            drop(unsafe { Box::from_raw(state) });
-        }
-    }));
-    if reclaim.is_err() {
-        log::emit(
-            Level::Error,
-            format_args!("panic while reclaiming an exiting thread's jobs"),
-        );
-    }
-}
-
-/// The library's locks, held by the forking thread from just before
-/// `fork()` until just after it, in both processes.
-type ForkLocks = (
-    stats::ForkLock,
-    ArenaForkLock<'static>,
-    stack::ForkLocks,
-    std::io::StderrLock<'static>,
-);
-
-thread_local! {
-    static FORK_LOCKS: RefCell<Option<ForkLocks>> = const { RefCell::new(None) };
-}
-
-/// Makes `fork()` safe while other threads use the library: without this, a
-/// child could inherit a lock held by a thread that does not exist in it and
-/// hang on its first job. The child keeps the forking thread's jobs (and can
-/// finish them); other threads' jobs are unreachable there, as their threads
-/// are.
-fn register_fork_handlers() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: the three handlers are plain functions that never unwind.
-        let rc = unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork)) };
-        if rc != 0 {
-            log::emit(Level::Warn, format_args!("pthread_atfork failed ({rc})"));
-        }
-    });
-}
-
-/// Takes the locks in the order the library nests them (the stats
-/// registry, the arena or the stacks, then stderr), so it cannot
-/// deadlock with a thread using them.
-extern "C" fn before_fork() {
-    let _ = std::panic::catch_unwind(|| {
-        let locks = (
-            stats::lock_for_fork(),
-            JOBS.lock_for_fork(),
-            stack::lock_for_fork(),
-            std::io::stderr().lock(),
-        );
-        FORK_LOCKS.with(|held| *held.borrow_mut() = Some(locks));
-    });
-}
-
-/// Releases them again, in the parent and in the child.
-extern "C" fn after_fork() {
-    let _ = std::panic::catch_unwind(|| FORK_LOCKS.with(|held| drop(held.borrow_mut().take())));
-}
-
-/// Measures the stacks of the calling thread's jobs that are not running
-/// (idle in the pool or paused), for a stats report.
-pub fn scan_own_stacks() {
-    let Some(thread) = ThreadState::current_thread() else {
-        return;
-    };
-    thread.with_owned(|owned| {
-        for &handle in owned.iter() {
-            if let Some(job) = Job::from_handle(handle)
-                && job.state() != State::Running
-            {
-                job.scan_stack();
+    /// Measures the stacks of the jobs that are not running (idle or
+    /// paused), for a stats report.
+    pub fn scan_stacks(&self) {
+        self.with_owned(|owned| {
+            for &handle in owned.keys() {
+                if let Some(job) = Job::from_handle(handle)
+                    && job.state() != State::Running
+                {
+                    job.scan_stack();
+                }
             }
-        }
-    });
+        });
+    }
 }

@@ -1,39 +1,21 @@
-//! Job stacks: where they come from and how they are guarded.
+//! Job stacks: the `Stack` a job runs on and where it comes from — the
+//! program's own allocator (`ASYNC_set_mem_functions`) or the library's
+//! guarded regions (`region`).
 //!
-//! Stacks are carved from large anonymous regions. Each slot is a guard zone
-//! followed by the usable stack, so an overflow faults instead of running into
-//! a neighbour. The zone is 64 KiB and a page (`GUARD_BYTES`): a single
-//! guard page is jumped over by any frame larger than a page that touches
-//! only its low end (`alloca`, big arrays; Debian's gcc does not enable
-//! `-fstack-clash-protection`), while a frame of up to 64 KiB that starts
-//! anywhere in the stack lands in the zone. Guards are made with
-//! `MADV_GUARD_INSTALL`, which marks pages inside a region without splitting
-//! it and without memory: a larger zone costs address space only, and a
-//! hundred thousand guarded stacks cost a few dozen memory mappings. Kernels
-//! without it get the same zone made `PROT_NONE` with one `mprotect` (also
-//! address space only, but two mappings per stack), only within a budget
-//! well under `vm.max_map_count`; past it stacks go unguarded rather than
-//! starve the host program of mappings.
-//!
-//! Programs may supply their own allocator (`ASYNC_set_mem_functions`); its
-//! stacks get no guard page, and like every stack lose their top
-//! `SIDE_BYTES` (64) to the library's bookkeeping (`StackSide`).
-//!
-//! Under an address-space limit (`RLIMIT_AS`) regions are only mapped while
-//! a share of the limit stays free for the host program (see
-//! `address_space_allows`), so running out of jobs never means the program
-//! can no longer `malloc`, `mmap` or start a thread.
+//! Stacks from the program's allocator get no guard zone, and like every
+//! stack lose their top `SIDE_BYTES` (64) to the library's bookkeeping
+//! (`StackSide`).
 //!
 //! Every stack is registered with valgrind (a no-op outside it), and its
 //! AddressSanitizer poison is cleared when it is given back.
 
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::config::{self, GuardMode};
+use crate::config;
 use crate::lock::{ForkHold, Guard, Lock};
 use crate::log::{self, Level};
+use crate::region;
 use crate::stats;
 use crate::{sanitizer, valgrind};
 
@@ -42,22 +24,6 @@ use crate::{sanitizer, valgrind};
 pub type AllocFn = unsafe extern "C" fn(num: *mut usize) -> *mut c_void;
 /// `ASYNC_stack_free_fn`.
 pub type FreeFn = unsafe extern "C" fn(addr: *mut c_void);
-
-/// The guard zone below every stack: frames of up to 64 KiB cannot skip it,
-/// with a page to spare for the call that follows such a frame.
-const GUARD_BYTES: usize = 64 * 1024 + 4096;
-/// `MADV_GUARD_INSTALL` from Linux 6.13's uapi headers.
-const MADV_GUARD_INSTALL: libc::c_int = 102;
-/// Regions grow geometrically from this many slots...
-const FIRST_REGION_SLOTS: usize = 16;
-/// ...up to this many, so a large population costs few mappings.
-const MAX_REGION_SLOTS: usize = 4096;
-/// Free slots kept resident for reuse; beyond this their pages go back to
-/// the kernel when released.
-const RESIDENT_FREE_SLOTS: usize = 256;
-/// The most regions this library ever maps; the table is fixed so that a
-/// signal handler can read it without locks.
-const MAX_REGIONS: usize = 4096;
 
 /// A job's stack: `size` usable bytes starting at `bottom`.
 #[derive(Debug)]
@@ -185,9 +151,7 @@ fn allocate_unpainted() -> Option<Stack> {
             }
             Some(Stack::new(bottom, size, Origin::Custom(free)))
         }
-        None => regions()
-            .take_slot()
-            .map(|bottom| Stack::new(bottom, slot_stack_size(), Origin::Region)),
+        None => region::take_slot().map(|bottom| Stack::new(bottom, region::stack_size(), Origin::Region)),
     }
 }
 
@@ -213,7 +177,7 @@ fn release_with(stack: Stack, discard: bool) {
     match stack.origin {
         // SAFETY: the block came from this allocator and no job runs on it.
         Origin::Custom(free) => unsafe { free(stack.bottom.cast()) },
-        Origin::Region => regions().return_slot(stack.bottom, discard),
+        Origin::Region => region::return_slot(stack.bottom, discard),
     }
 }
 
@@ -256,12 +220,12 @@ pub fn memory_functions_in_force() -> (AllocFn, FreeFn) {
 /// a guarded slot. Requests larger than the configured stack size fail,
 /// since every slot has that size.
 unsafe extern "C" fn default_alloc(num: *mut usize) -> *mut c_void {
-    let size = slot_stack_size();
+    let size = region::stack_size();
     // SAFETY: OpenSSL's contract makes `num` point to the requested size.
     if num.is_null() || unsafe { *num } > size {
         return ptr::null_mut();
     }
-    match regions().take_slot() {
+    match region::take_slot() {
         Some(bottom) => {
             // SAFETY: checked non-null above.
             unsafe { *num = size };
@@ -273,363 +237,34 @@ unsafe extern "C" fn default_alloc(num: *mut usize) -> *mut c_void {
 
 unsafe extern "C" fn default_free(addr: *mut c_void) {
     if !addr.is_null() {
-        regions().return_slot(addr.cast(), false);
+        region::return_slot(addr.cast(), false);
     }
-}
-
-/// A fresh private anonymous mapping of `length` bytes with protection
-/// `prot` and `extra_flags` beside `MAP_PRIVATE | MAP_ANONYMOUS |
-/// MAP_NORESERVE`; `None` when the kernel refuses.
-pub fn map_anonymous(length: usize, prot: libc::c_int, extra_flags: libc::c_int) -> Option<*mut libc::c_void> {
-    // SAFETY: a new mapping at an address of the kernel's choosing aliases
-    // nothing; the caller owns it from here.
-    let base = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            length,
-            prot,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | extra_flags,
-            -1,
-            0,
-        )
-    };
-    (base != libc::MAP_FAILED).then_some(base)
-}
-
-pub fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 { size as usize } else { 4096 }
 }
 
 /// The size of the library's own job stacks: the configured size, rounded
 /// up to pages (of which the top `SIDE_BYTES` hold the `StackSide`).
 pub fn usable_size() -> usize {
-    slot_stack_size()
-}
-
-fn slot_stack_size() -> usize {
-    let page = page_size();
-    config::get().stack_size.div_ceil(page) * page
-}
-
-/// Lock-free table of the regions, for `is_guard_page` in signal handlers.
-static REGION_STARTS: [AtomicUsize; MAX_REGIONS] = [const { AtomicUsize::new(0) }; MAX_REGIONS];
-static REGION_ENDS: [AtomicUsize; MAX_REGIONS] = [const { AtomicUsize::new(0) }; MAX_REGIONS];
-static REGION_COUNT: AtomicUsize = AtomicUsize::new(0);
-static SLOT_SIZE: AtomicUsize = AtomicUsize::new(0);
-static GUARD_SIZE: AtomicUsize = AtomicUsize::new(0);
-static STACK_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-/// The usable size of the library's own stacks, once the first was made
-/// (0 before). Async-signal-safe.
-pub fn region_stack_size() -> usize {
-    STACK_BYTES.load(Ordering::Acquire)
-}
-
-/// Whether `addr` lies in the guard zone of one of our stacks: how the
-/// fault handler (`overflow`) tells a job's stack overflow from any other
-/// crash. Async-signal-safe: lock-free reads of a fixed table.
-pub fn is_guard_page(addr: usize) -> bool {
-    let slot = SLOT_SIZE.load(Ordering::Acquire);
-    let guard = GUARD_SIZE.load(Ordering::Acquire);
-    if slot == 0 || guard == 0 {
-        return false;
-    }
-    let count = REGION_COUNT.load(Ordering::Acquire).min(MAX_REGIONS);
-    (0..count).any(|i| {
-        let start = REGION_STARTS[i].load(Ordering::Acquire);
-        let end = REGION_ENDS[i].load(Ordering::Acquire);
-        (start..end).contains(&addr) && (addr - start) % slot < guard
-    })
-}
-
-enum Guards {
-    /// `MADV_GUARD_INSTALL` works here.
-    Madvise,
-    /// `mprotect` guards while `spent` mappings stay under `budget`.
-    Mprotect {
-        spent: usize,
-        budget: usize,
-    },
-    Off,
-}
-
-pub(crate) struct Regions {
-    /// Bytes of guard zone below each stack (`GUARD_BYTES` in whole pages).
-    guard: usize,
-    stack_size: usize,
-    guards: Guards,
-    /// The unused tail of the newest region.
-    next: usize,
-    end: usize,
-    next_region_slots: usize,
-    /// Released slots, most recent last, reused first.
-    free: Vec<*mut u8>,
-    warned_unguarded: bool,
-}
-
-// SAFETY: the raw pointers are addresses of memory this module owns; the
-// struct is only reached through the mutex below.
-unsafe impl Send for Regions {}
-
-static REGIONS: Lock<Option<Regions>> = Lock::new(None);
-
-struct RegionsGuard(Guard<'static, Option<Regions>>);
-
-fn regions() -> RegionsGuard {
-    let mut guard = REGIONS.lock();
-    if guard.is_none() {
-        *guard = Some(Regions::new());
-    }
-    RegionsGuard(guard)
-}
-
-impl RegionsGuard {
-    fn get(&mut self) -> &mut Regions {
-        self.0.as_mut().expect("initialised by regions()")
-    }
-
-    fn take_slot(mut self) -> Option<*mut u8> {
-        self.get().take_slot()
-    }
-
-    fn return_slot(mut self, bottom: *mut u8, discard: bool) {
-        self.get().return_slot(bottom, discard)
-    }
-}
-
-impl Regions {
-    fn new() -> Regions {
-        let guard = GUARD_BYTES.next_multiple_of(page_size());
-        let stack_size = slot_stack_size();
-        let guards = match config::get().guard {
-            GuardMode::Auto => Guards::Madvise,
-            GuardMode::Mprotect => Guards::Mprotect {
-                spent: 0,
-                budget: mapping_budget(),
-            },
-            GuardMode::Off => Guards::Off,
-        };
-        let guard_size = if matches!(guards, Guards::Off) { 0 } else { guard };
-        STACK_BYTES.store(stack_size, Ordering::Release);
-        SLOT_SIZE.store(guard + stack_size, Ordering::Release);
-        GUARD_SIZE.store(guard_size, Ordering::Release);
-        Regions {
-            guard,
-            stack_size,
-            guards,
-            next: 0,
-            end: 0,
-            next_region_slots: FIRST_REGION_SLOTS,
-            free: Vec::new(),
-            warned_unguarded: false,
-        }
-    }
-
-    fn slot_size(&self) -> usize {
-        self.guard + self.stack_size
-    }
-
-    fn take_slot(&mut self) -> Option<*mut u8> {
-        if let Some(bottom) = self.free.pop() {
-            return Some(bottom);
-        }
-        if self.next == self.end && !self.map_region() {
-            return None;
-        }
-        let slot = self.next;
-        self.next += self.slot_size();
-        self.install_guard(slot as *mut u8);
-        Some((slot + self.guard) as *mut u8)
-    }
-
-    fn return_slot(&mut self, bottom: *mut u8, discard: bool) {
-        if discard || self.free.len() >= RESIDENT_FREE_SLOTS {
-            // SAFETY: the range is the usable part of a slot we mapped and no
-            // job runs on it any more; dropping its pages only zeroes it.
-            unsafe { libc::madvise(bottom.cast(), self.stack_size, libc::MADV_DONTNEED) };
-        }
-        if self.free.try_reserve(1).is_ok() {
-            self.free.push(bottom);
-        }
-    }
-
-    /// Maps the next region, shrinking the request when address space is
-    /// tight (e.g. under `RLIMIT_AS`).
-    fn map_region(&mut self) -> bool {
-        if REGION_COUNT.load(Ordering::Relaxed) >= MAX_REGIONS {
-            return false;
-        }
-        let mut slots = self.next_region_slots;
-        while slots > 0 {
-            let Some(length) = slots.checked_mul(self.slot_size()) else {
-                slots /= 2;
-                continue;
-            };
-            if !address_space_allows(length) {
-                slots /= 2;
-                continue;
-            }
-            if let Some(base) = map_anonymous(length, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_STACK) {
-                let index = REGION_COUNT.load(Ordering::Relaxed);
-                REGION_STARTS[index].store(base as usize, Ordering::Release);
-                REGION_ENDS[index].store(base as usize + length, Ordering::Release);
-                REGION_COUNT.store(index + 1, Ordering::Release);
-                crate::live::note_range(base as usize, length);
-                self.next = base as usize;
-                self.end = base as usize + length;
-                self.next_region_slots = (slots * 2).min(MAX_REGION_SLOTS);
-                if let Guards::Mprotect { spent, .. } = &mut self.guards {
-                    *spent += 1;
-                }
-                return true;
-            }
-            slots /= 2;
-        }
-        let why = std::io::Error::last_os_error();
-        if address_space_allows(self.slot_size()) {
-            log::emit(Level::Warn, format_args!("cannot map memory for job stacks: {why}"));
-        } else {
-            log::emit(
-                Level::Warn,
-                format_args!(
-                    "no more job stacks: the rest of the address-space limit (RLIMIT_AS) is left to the program"
-                ),
-            );
-        }
-        false
-    }
-
-    fn install_guard(&mut self, slot: *mut u8) {
-        if !matches!(self.guards, Guards::Off) {
-            valgrind::make_noaccess(slot, self.guard);
-        }
-        if let Guards::Madvise = self.guards {
-            // SAFETY: `slot` is the first page of a slot inside a region we mapped.
-            if unsafe { libc::madvise(slot.cast(), self.guard, MADV_GUARD_INSTALL) } == 0 {
-                return;
-            }
-            log::emit(
-                Level::Info,
-                format_args!(
-                    "MADV_GUARD_INSTALL unavailable ({}); using mprotect guard pages",
-                    std::io::Error::last_os_error()
-                ),
-            );
-            self.guards = Guards::Mprotect {
-                spent: REGION_COUNT.load(Ordering::Relaxed),
-                budget: mapping_budget(),
-            };
-        }
-        if let Guards::Mprotect { spent, budget } = &mut self.guards {
-            // A guard in the middle of a mapping splits it in two more pieces.
-            if *spent + 2 <= *budget {
-                // SAFETY: as above; only the guard zone changes protection.
-                if unsafe { libc::mprotect(slot.cast(), self.guard, libc::PROT_NONE) } == 0 {
-                    *spent += 2;
-                    return;
-                }
-            }
-        }
-        if !matches!(self.guards, Guards::Off) && !self.warned_unguarded {
-            self.warned_unguarded = true;
-            log::emit(
-                Level::Warn,
-                format_args!(
-                    "guard-page budget spent (kernel lacks MADV_GUARD_INSTALL); further job stacks are unguarded"
-                ),
-            );
-        }
-    }
-}
-
-/// Whether mapping `length` more bytes leaves the host program its share of
-/// a finite `RLIMIT_AS` (see `address_space_available`).
-pub fn address_space_allows(length: usize) -> bool {
-    address_space_available().is_none_or(|available| length <= available)
-}
-
-/// How much address space this library may still map under a finite
-/// `RLIMIT_AS`: what is left after the process's current use and a
-/// headroom for the host program of a quarter of the limit (at least
-/// 64 MiB). `None` without a limit. Reads `/proc/self/statm`, so it is for
-/// cold paths only.
-pub fn address_space_available() -> Option<usize> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid out-pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
-        return None;
-    }
-    let limit = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
-    let headroom = (limit / 4).max(64 << 20);
-    let in_use = address_space_in_use().unwrap_or(limit);
-    Some(limit.saturating_sub(in_use).saturating_sub(headroom))
-}
-
-/// The process's virtual size in bytes, read without allocating.
-fn address_space_in_use() -> Option<usize> {
-    let mut text = [0u8; 128];
-    // SAFETY: a NUL-terminated path; the descriptor is closed below.
-    let fd = unsafe { libc::open(c"/proc/self/statm".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: reads at most text.len() bytes into `text`.
-    let read = unsafe { libc::read(fd, text.as_mut_ptr().cast(), text.len()) };
-    // SAFETY: `fd` is ours.
-    unsafe { libc::close(fd) };
-    let read = usize::try_from(read).ok()?;
-    let pages = text[..read]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .try_fold(0usize, |n, &b| n.checked_mul(10)?.checked_add(usize::from(b - b'0')))?;
-    pages.checked_mul(page_size())
-}
-
-/// Makes the page at `page_addr` (inside a private anonymous mapping of
-/// ours) a guard page: `MADV_GUARD_INSTALL` if the kernel has it, else
-/// `mprotect`. For the few stacks outside the regions (signal stacks).
-pub fn guard_page(page_addr: *mut u8) -> bool {
-    let page = page_size();
-    // SAFETY: the caller passes the first page of a mapping it owns; both
-    // calls change only that page.
-    unsafe {
-        libc::madvise(page_addr.cast(), page, MADV_GUARD_INSTALL) == 0
-            || libc::mprotect(page_addr.cast(), page, libc::PROT_NONE) == 0
-    }
+    region::stack_size()
 }
 
 /// `pthread_atfork` support: holds the stack locks across `fork()` so the
 /// child never inherits one locked by a thread that does not exist there.
 pub(crate) struct ForkLocks {
     _memory_functions: ForkHold<'static, MemoryFunctions>,
-    _regions: ForkHold<'static, Option<Regions>>,
+    _regions: region::ForkLock,
 }
 
 pub(crate) fn lock_for_fork() -> ForkLocks {
     ForkLocks {
         _memory_functions: MEMORY_FUNCTIONS.hold_for_fork(),
-        _regions: REGIONS.hold_for_fork(),
+        _regions: region::lock_for_fork(),
     }
-}
-
-/// How many memory mappings `mprotect` guards may use: a quarter of the
-/// kernel's per-process limit, leaving the rest to the host program.
-fn mapping_budget() -> usize {
-    std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|text| text.trim().parse::<usize>().ok())
-        .unwrap_or(65530)
-        / 4
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::GuardMode;
 
     #[test]
     fn slots_are_distinct_writable_and_reused() {
@@ -652,34 +287,18 @@ mod tests {
     }
 
     #[test]
-    fn address_space_is_unbounded_without_a_limit() {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: valid out-pointer.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) }, 0);
-        if limit.rlim_cur == libc::RLIM_INFINITY {
-            assert_eq!(address_space_available(), None);
-            assert!(address_space_allows(1 << 40));
-        }
-        let in_use = address_space_in_use().expect("statm is readable");
-        assert!(in_use > 1 << 20, "a process uses more than 1 MiB of address space");
-    }
-
-    #[test]
     fn the_page_below_a_stack_is_its_guard() {
         let s = allocate().expect("stack");
         let below = s.bottom() as usize - 1;
         if config::get().guard != GuardMode::Off {
-            assert!(is_guard_page(below));
+            assert!(region::is_guard_page(below));
             assert!(
-                is_guard_page(s.bottom() as usize - 64 * 1024),
+                region::is_guard_page(s.bottom() as usize - 64 * 1024),
                 "a 64 KiB frame lands in the zone"
             );
         }
-        assert!(!is_guard_page(s.bottom() as usize));
-        assert!(!is_guard_page(s.top() as usize - 1));
+        assert!(!region::is_guard_page(s.bottom() as usize));
+        assert!(!region::is_guard_page(s.top() as usize - 1));
         release(s);
     }
 }

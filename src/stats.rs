@@ -16,7 +16,6 @@
 //! pauses, which each thread records for its own jobs.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::ptr;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -72,11 +71,12 @@ const _: () = {
 };
 
 /// Counters for a new thread: a slot of the live-figures file when it is
-/// on, else memory of our own (reused after threads exit). Cold: once per
-/// thread.
-pub fn acquire_counters(tid: libc::pid_t) -> &'static ThreadCounters {
+/// on (the file names `stack_size`, the usable size of the library's
+/// stacks), else memory of our own (reused after threads exit). Cold: once
+/// per thread.
+pub fn acquire_counters(tid: libc::pid_t, stack_size: usize) -> &'static ThreadCounters {
     if live_wanted() {
-        start_live();
+        start_live(stack_size);
     }
     let counters: &'static ThreadCounters = match crate::live::claim_slot() {
         // SAFETY: a zeroed slot of the never-unmapped shared mapping, laid
@@ -267,7 +267,7 @@ fn registry() -> lock::Guard<'static, Registry> {
 }
 
 /// The registry's lock and the spare counters', held across `fork()` (see
-/// `pool::before_fork`).
+/// `fork::before_fork`).
 pub(crate) struct ForkLock {
     _registry: lock::ForkHold<'static, Registry>,
     _spare: lock::ForkHold<'static, Vec<usize>>,
@@ -280,10 +280,12 @@ pub(crate) fn lock_for_fork() -> ForkLock {
     }
 }
 
-/// Adds a thread's counters to the registry. Cold: once per thread.
+/// Adds a thread's counters to the registry. Cold: once per thread. The
+/// first call with stats enabled has `report` (which prints
+/// `format_report`'s text) run at exit.
 ///
 /// `counters` must stay valid until `unregister` is called with it.
-pub fn register(counters: &ThreadCounters) {
+pub fn register(counters: &ThreadCounters, report: extern "C" fn()) {
     let mut registry = registry();
     if registry.live.try_reserve(1).is_ok() {
         registry.live.push(counters);
@@ -292,9 +294,9 @@ pub fn register(counters: &ThreadCounters) {
     if enabled() {
         static AT_EXIT: Once = Once::new();
         AT_EXIT.call_once(|| {
-            // SAFETY: `report_at_exit` is a plain extern "C" function that
-            // lives as long as the library; atexit has no other precondition.
-            if unsafe { libc::atexit(report_at_exit) } != 0 {
+            // SAFETY: `report` is a plain extern "C" function that lives as
+            // long as the library; atexit has no other precondition.
+            if unsafe { libc::atexit(report) } != 0 {
                 crate::log::emit(
                     crate::log::Level::Warn,
                     format_args!("RUSTASYNC_STATS: cannot register the report at exit"),
@@ -377,16 +379,13 @@ fn read_setting() -> u8 {
 }
 
 #[cold]
-fn start_live() {
+fn start_live(stack_size: usize) {
     let dir = crate::config::get()
         .stats_dir
         .clone()
         .unwrap_or_else(|| std::ffi::CString::new(crate::live_format::DEFAULT_DIR).expect("no NUL"));
     if crate::live::start(dir) {
-        crate::live::set_header(
-            crate::live_format::header::STACK_SIZE,
-            crate::stack::usable_size() as u64,
-        );
+        crate::live::set_header(crate::live_format::header::STACK_SIZE, stack_size as u64);
     }
 }
 
@@ -438,9 +437,10 @@ pub unsafe fn scan(bottom: *const u8, size: usize) {
     DEEPEST_SCANNED.fetch_max(used, Ordering::Relaxed);
 }
 
-/// The whole process's figures. Scans the calling thread's own quiescent
-/// jobs first (`scan_own`), so their depth counts too.
-pub fn collect(scan_own: impl FnOnce()) -> Totals {
+/// The whole process's figures, for stacks of `stack_size` usable bytes.
+/// Scans the calling thread's own quiescent jobs first (`scan_own`), so
+/// their depth counts too.
+pub fn collect(scan_own: impl FnOnce(), stack_size: usize) -> Totals {
     let measured = enabled();
     if measured {
         scan_own();
@@ -454,7 +454,7 @@ pub fn collect(scan_own: impl FnOnce()) -> Totals {
         sum.threads += 1;
     }
     drop(registry);
-    sum.stack_size = crate::stack::usable_size() as u64;
+    sum.stack_size = stack_size as u64;
     sum.measured = measured;
     sum.deepest = if measured {
         sum.deepest.max(DEEPEST_SCANNED.load(Ordering::Relaxed) as u64)
@@ -509,16 +509,6 @@ pub fn format_report(t: &Totals) -> String {
         );
     }
     out
-}
-
-extern "C" fn report_at_exit() {
-    let report = std::panic::catch_unwind(|| {
-        let totals = collect(crate::pool::scan_own_stacks);
-        format_report(&totals)
-    });
-    if let Ok(text) = report {
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
-    }
 }
 
 #[cfg(test)]

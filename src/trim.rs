@@ -3,13 +3,13 @@
 //! keeps N jobs and every stack page they touched until the thread exits.
 //! rustasync gives back the idle jobs a thread has stopped using, while the
 //! pool goes on counting them exactly as OpenSSL's would (see
-//! `pool::ThreadState::retire_coldest`).
+//! `pool::Pool::retire_coldest`).
 //!
 //! The pool is last-in-first-out, so the idle jobs that go unused are the
 //! ones at the bottom of the idle list, below the lowest length the list
 //! had over a period. Every `RUSTASYNC_TRIM` changes of the list (a start
-//! or a finish each; default `config::DEFAULT_TRIM_PERIOD`, 0 = never) up
-//! to `BATCH` of those are retired. In a steady state the list never goes below its
+//! or a finish each; default `config::DEFAULT_TRIM_PERIOD`, 0 = never) up to `BATCH` of
+//! those are retired. In a steady state the list never goes below its
 //! low-water mark, so nothing is retired and the hot path makes no system
 //! call; all this costs it is a compare and a countdown.
 

@@ -1,0 +1,288 @@
+//! Per-thread state: the job currently running, the pause block, the pool
+//! (`pool`), the thread's signal stack and counters, and its lifecycle —
+//! made on first use, reclaimed by a thread-exit destructor.
+//!
+//! This layer sets the thread's current job around each switch; a job itself
+//! knows nothing of threads.
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_void};
+use std::ptr;
+use std::sync::OnceLock;
+
+use crate::error::{Error, error};
+use crate::fibre::Yield;
+use crate::fork;
+use crate::job::{Job, JobFn, State};
+use crate::log::{self, Level};
+use crate::openssl;
+use crate::overflow::{self, AltStack};
+use crate::pool::Pool;
+use crate::sanitizer;
+use crate::stack;
+use crate::stats::{self, ThreadCounters};
+use crate::tls;
+use crate::wait_ctx::WaitCtx;
+
+/// What `ASYNC_start_job` did, when it did not fail.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Started {
+    Paused(*mut Job),
+    Finished(c_int),
+    NoJobs,
+}
+
+pub struct ThreadState {
+    current: Cell<*mut Job>,
+    /// Nesting depth of `ASYNC_block_pause`. Per thread, as in OpenSSL: a job
+    /// that finishes with pausing blocked leaves it blocked for the next.
+    blocked: Cell<u32>,
+    pool: Pool,
+    /// The signal stack made for this thread, if it had none.
+    alt_stack: Cell<Option<AltStack>>,
+    /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread
+    /// (in the live-figures file when it is on).
+    counters: &'static ThreadCounters,
+}
+
+impl ThreadState {
+    /// The calling thread's state, if it has used the library.
+    #[inline]
+    pub fn current_thread() -> Option<&'static ThreadState> {
+        // SAFETY: a non-zero word is this thread's live, leaked Box; it is
+        // freed only by the thread-exit destructor, which clears it first.
+        unsafe { (tls::get() as *const ThreadState).as_ref() }
+    }
+
+    /// The calling thread's state, made on first use.
+    #[inline]
+    pub fn get_or_create() -> Option<&'static ThreadState> {
+        Self::current_thread().or_else(Self::create)
+    }
+
+    #[cold]
+    fn create() -> Option<&'static ThreadState> {
+        openssl::discover();
+        sanitizer::discover();
+        crate::job::settle_watchers();
+        overflow::install();
+        fork::register_handlers();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        let state = Box::into_raw(Box::new(ThreadState {
+            current: Cell::new(ptr::null_mut()),
+            blocked: Cell::new(0),
+            pool: Pool::new(tid),
+            alt_stack: Cell::new(AltStack::for_this_thread()),
+            counters: stats::acquire_counters(tid, stack::usable_size()),
+        }));
+        // SAFETY: the key is valid (made once, never deleted) and `state` is
+        // the value its destructor expects.
+        if unsafe { libc::pthread_setspecific(*exit_key()?, state.cast()) } != 0 {
+            // SAFETY: never shared; reclaimed at once.
+            drop(unsafe { Box::from_raw(state) });
+            return None;
+        }
+        tls::set(state as usize);
+        // SAFETY: just made, and lives until the thread exits.
+        let state = unsafe { &*state };
+        // Unregistered by the thread-exit destructor before the state is freed.
+        stats::register(state.counters, report_at_exit);
+        Some(state)
+    }
+
+    pub fn current(&self) -> *mut Job {
+        self.current.get()
+    }
+
+    /// The running job, if any.
+    pub fn running_job(&self) -> Option<&Job> {
+        // SAFETY: `current` is only ever set by `start_job` to a live job of
+        // the arena, or to null.
+        unsafe { self.current.get().as_ref() }
+    }
+
+    /// `ASYNC_init_thread`: see `Pool::init`.
+    pub fn init_pool(&self, max: usize, init: usize) -> bool {
+        self.pool.init(max, init, self.counters)
+    }
+
+    /// `ASYNC_cleanup_thread`: frees the pool and, as OpenSSL does by freeing
+    /// its per-thread context, forgets any pause block left behind.
+    pub fn cleanup(&self) {
+        self.pool.drop_pool(self.counters);
+        if self.current.get().is_null() {
+            self.blocked.set(0);
+        }
+    }
+
+    /// `ASYNC_start_job` once its pointers are known to be usable: resumes
+    /// `handle` if it is non-null, else starts `func` on a copy of the
+    /// argument block.
+    pub fn start_job(
+        &self,
+        handle: *mut Job,
+        wait_ctx: *mut WaitCtx,
+        func: Option<JobFn>,
+        args: *const c_void,
+        size: usize,
+    ) -> Result<Started, Error> {
+        let job = if handle.is_null() {
+            let Some(func) = func else {
+                return Err(error!(null, "func is NULL"));
+            };
+            let Some(job) = self.pool.take_job(self.counters) else {
+                return Ok(Started::NoJobs);
+            };
+            // 1.1 takes a job from the pool before copying the arguments, so
+            // ASYNC_NO_JOBS wins over this refusal there too.
+            if !args.is_null() && size == 0 && openssl::is_1_1() {
+                self.pool.give_back(job, self.counters);
+                return Err(error!(
+                    no_memory,
+                    "args is not NULL but size is 0, which OpenSSL 1.1 refuses (its copy is a malloc(0))",
+                ));
+            }
+            if !job.prepare(func, args, size, wait_ctx) {
+                self.pool.give_back(job, self.counters);
+                return Err(error!(no_memory, "cannot copy the argument block"));
+            }
+            stats::bump(&self.counters.started);
+            job
+        } else {
+            match self.pool.resumable(handle) {
+                Some(job) => {
+                    self.counters.on_resume();
+                    job
+                }
+                None => {
+                    self.explain_refusal(handle);
+                    // Explained already; OpenSSL queues an invalid argument.
+                    return Err(error!(invalid, ""));
+                }
+            }
+        };
+        let outcome = job.enter(self.current.replace(job.as_handle()));
+        self.current.set(job.take_parent());
+        match outcome {
+            Yield::Paused => {
+                self.counters.on_pause();
+                Ok(Started::Paused(job.as_handle()))
+            }
+            Yield::Finished => {
+                stats::bump(&self.counters.finished);
+                let ret = job.finish();
+                self.pool.give_back(job, self.counters);
+                Ok(Started::Finished(ret))
+            }
+        }
+    }
+
+    #[cold]
+    fn explain_refusal(&self, handle: *mut Job) {
+        if !log::enabled(Level::Warn) {
+            return;
+        }
+        let why = match Job::from_handle(handle) {
+            None => "is not a job of this library",
+            Some(job) if job.state() == State::Free => "is a job that no longer exists",
+            Some(job) if !self.pool.owns(job) => "belongs to another thread",
+            Some(job) if job.state() == State::Running => "is running, not paused",
+            Some(_) => "is not paused (it finished already)",
+        };
+        log::emit(
+            Level::Warn,
+            format_args!("ASYNC_start_job: job handle {handle:p} {why}; returning ASYNC_ERR"),
+        );
+    }
+
+    /// `ASYNC_pause_job`: returns at once outside a job or while pausing is
+    /// blocked, as OpenSSL does. False when the current job was left by
+    /// `longjmp` (the caller is not on its stack): the job is abandoned
+    /// where OpenSSL would switch to a stale context, and the thread is
+    /// back in whatever job (or none) had entered it.
+    pub fn pause_current(&self) -> bool {
+        if let Some(job) = self.running_job()
+            && self.blocked.get() == 0
+        {
+            if !job.on_own_stack() {
+                self.current.set(job.abandon());
+                return false;
+            }
+            job.pause(&self.counters.deepest_at_pause);
+        }
+        true
+    }
+
+    /// `ASYNC_block_pause`: counts only inside a job.
+    pub fn block_pause(&self) {
+        if !self.current.get().is_null() {
+            self.blocked.set(self.blocked.get().saturating_add(1));
+        }
+    }
+
+    /// `ASYNC_unblock_pause`: counts only inside a job.
+    pub fn unblock_pause(&self) {
+        if !self.current.get().is_null() {
+            self.blocked.set(self.blocked.get().saturating_sub(1));
+        }
+    }
+}
+
+fn exit_key() -> Option<&'static libc::pthread_key_t> {
+    static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: `key` is a valid out-pointer and the destructor has the
+        // signature pthread expects.
+        (unsafe { libc::pthread_key_create(&mut key, Some(on_thread_exit)) } == 0).then_some(key)
+    })
+    .as_ref()
+}
+
+/// Runs when a thread that used the library exits: its paused jobs can
+/// never be resumed (only their own thread may resume them), so their
+/// memory is reclaimed instead of leaked as OpenSSL does.
+unsafe extern "C" fn on_thread_exit(state: *mut c_void) {
+    let state = state.cast::<ThreadState>();
+    if tls::get() == state as usize {
+        tls::set(0);
+    }
+    let reclaim = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the key's value is the Box made by `create`, and nothing
+        // else refers to it once the thread word is cleared.
+        let thread = unsafe { &*state };
+        let still_running = thread.pool.free_all_jobs(thread.counters);
+        drop(thread.alt_stack.take());
+        stats::unregister(thread.counters);
+        if !still_running {
+            // SAFETY: as above; the last user is gone.
+            drop(unsafe { Box::from_raw(state) });
+        }
+    }));
+    if reclaim.is_err() {
+        log::emit(
+            Level::Error,
+            format_args!("panic while reclaiming an exiting thread's jobs"),
+        );
+    }
+}
+
+/// The whole process's figures, the calling thread's idle and paused job
+/// stacks measured first.
+pub fn collect_stats() -> stats::Totals {
+    let scan_own = || {
+        if let Some(thread) = ThreadState::current_thread() {
+            thread.pool.scan_stacks();
+        }
+    };
+    stats::collect(scan_own, stack::usable_size())
+}
+
+/// The report `RUSTASYNC_STATS=1` prints at exit.
+extern "C" fn report_at_exit() {
+    let report = std::panic::catch_unwind(|| stats::format_report(&collect_stats()));
+    if let Ok(text) = report {
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+    }
+}
