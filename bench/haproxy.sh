@@ -16,6 +16,8 @@
 # or haproxy running on another async layer than the one asked for.
 # Loopback only; haproxy and wrk are bounded by timeout(1).
 set -u -o pipefail
+# shellcheck source=c-tests/interop/helpers.sh
+. "$(dirname "$0")/../c-tests/interop/helpers.sh"
 
 ENGINE=${1:?engine} SECONDS_LOAD=${2:?seconds} DIR=${3:?workdir}
 PRELOAD=${LD_PRELOAD:-}
@@ -50,12 +52,7 @@ default_algorithms = ALL
 init = 1
 EOF
 
-port=
-for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then port=$p; break; fi
-done
-[ -n "$port" ] || die "no free port"
+port=$(free_port) || die "no free port"
 
 cat >"$DIR/haproxy.cfg" <<EOF
 global

@@ -15,6 +15,8 @@
 #
 #   c-tests/live-stats-test.sh BUILD_DIR LIBDIR STAT_BIN ENGINE
 set -uo pipefail
+# shellcheck source=c-tests/interop/helpers.sh
+. "$(dirname "$0")/interop/helpers.sh"
 build=${1:?build dir}
 lib=$(cd "${2:?lib dir}" && pwd)/librustasync.so
 stat=$(cd "$(dirname "${3:?rustasync-stat}")" && pwd)/$(basename "$3")
@@ -52,12 +54,7 @@ dynamic_path = $engine
 default_algorithms = ALL
 init = 1
 CNF
-port=
-for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if [ -z "$(ss -Htln "sport = :$p" 2> /dev/null)" ]; then port=$p; break; fi
-done
-[ -n "$port" ] || { result fail "port" "no free port"; exit 1; }
+port=$(free_port) || { result fail "port" "no free port"; exit 1; }
 cat > "$build/haproxy.cfg" <<CFG
 global
     ssl-mode-async

@@ -47,6 +47,8 @@ declare -A ASSERTS_3=(
 
 # shellcheck source=../lib.sh
 . "$root/c-tests/lib.sh"
+# shellcheck source=../interop/helpers.sh
+. "$root/c-tests/interop/helpers.sh"
 
 crypto=$ossl/libcrypto.so.1.1
 openssl=$ossl/apps/openssl
@@ -244,15 +246,6 @@ key=$out/key.pem
 "$openssl" req -config "$ossl/apps/openssl.cnf" -x509 -newkey rsa:2048 -nodes -keyout "$key" -out "$cert" -days 2 \
     -subj /CN=localhost > "$out/req.log" 2>&1 || fail "certificate" "openssl req failed"
 head -c $((512 * 1024 + 77)) /dev/urandom > "$out/payload.bin"
-
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 40000))
-        [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
-    done
-    return 1
-}
 
 # tls_run VARIANT 1.2|1.3. dasync pauses in RSA and SHA-1: an RSA key, and
 # for TLS 1.2 AES128-SHA (RSA key exchange, SHA-1 MAC). The server writes
