@@ -294,13 +294,14 @@ pub fn parse_stats_dir(value: Option<&[u8]>) -> Parsed<Option<CString>> {
     let Some(dir) = value.filter(|dir| !dir.is_empty()) else {
         return Parsed::exact(None);
     };
+    // Checked before any copy, so a rejected value costs no allocation of
+    // its size.
     let why = if dir.len() >= libc::PATH_MAX as usize {
         "is longer than PATH_MAX"
+    } else if dir.contains(&0) {
+        "holds a NUL byte"
     } else {
-        match CString::new(dir) {
-            Ok(dir) => return Parsed::exact(Some(dir)),
-            Err(_) => "holds a NUL byte",
-        }
+        return Parsed::exact(Some(CString::new(dir).expect("no NUL byte: checked above")));
     };
     Parsed {
         value: None,
