@@ -1,5 +1,5 @@
 //! Generates the C headers with cbindgen: `openssl/async.h` from
-//! `src/ffi.rs` (OpenSSL's API) and `rustasync.h` from `src/extensions.rs`
+//! `src/ffi.rs` and `src/ctypes.rs` (OpenSSL's API and its C types) and `rustasync.h` from `src/extensions.rs`
 //! (rustasync's own, with version macros taken from Cargo.toml).
 //!
 //! Both are written under `$OUT_DIR`. The copies users compile against are
@@ -12,7 +12,13 @@ use std::path::{Path, PathBuf};
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let header = generate(&root, "src/ffi.rs", "cbindgen.toml", None, &out.join("openssl/async.h"));
+    let header = generate(
+        &root,
+        &["src/ffi.rs", "src/ctypes.rs"],
+        "cbindgen.toml",
+        None,
+        &out.join("openssl/async.h"),
+    );
     println!("cargo:rustc-env=RUSTASYNC_GENERATED_HEADER={}", header.display());
 
     let version = env::var("CARGO_PKG_VERSION").expect("cargo sets the version");
@@ -30,7 +36,7 @@ fn main() {
     ));
     let ext = generate(
         &root,
-        "src/extensions.rs",
+        &["src/extensions.rs"],
         "cbindgen-ext.toml",
         Some(macros),
         &out.join("rustasync.h"),
@@ -47,19 +53,21 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
 }
 
-/// Runs cbindgen over one source file with one configuration.
-fn generate(root: &Path, source: &str, config: &str, after_includes: Option<String>, header: &Path) -> PathBuf {
-    let source = root.join(source);
+/// Runs cbindgen over some source files with one configuration.
+fn generate(root: &Path, sources: &[&str], config: &str, after_includes: Option<String>, header: &Path) -> PathBuf {
     let config_path = root.join(config);
-    println!("cargo:rerun-if-changed={}", source.display());
     println!("cargo:rerun-if-changed={}", config_path.display());
     let mut config = cbindgen::Config::from_file(&config_path).expect("the cbindgen configuration parses");
     if after_includes.is_some() {
         config.after_includes = after_includes;
     }
-    cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(&source)
+    let mut builder = cbindgen::Builder::new().with_config(config);
+    for source in sources {
+        let source = root.join(source);
+        println!("cargo:rerun-if-changed={}", source.display());
+        builder = builder.with_src(source);
+    }
+    builder
         .generate()
         .expect("cbindgen generates the header")
         .write_to_file(header);

@@ -7,7 +7,13 @@
 //! stderr under `RUSTASYNC_LOG`). No panic crosses this boundary: each body
 //! runs inside `export`, which turns a panic or an `Error` into the failure value.
 //!
-//! cbindgen reads this file alone to write `include/openssl/async.h`.
+//! cbindgen reads this file and `src/ctypes.rs` (the C types, declared
+//! there once) to write `include/openssl/async.h`. The two parameter types
+//! OpenSSL writes out in its prototypes (`ASYNC_start_job`'s `func`,
+//! `ASYNC_WAIT_CTX_set_wait_fd`'s `cleanup`) are written out here too, so
+//! the header matches; they are the very types `ctypes` names
+//! (`ASYNC_job_fn`, `ASYNC_cleanup_fn`), which the compiler checks where
+//! they are handed on.
 
 #![allow(non_camel_case_types)]
 
@@ -15,31 +21,15 @@ use std::ffi::{CStr, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
+pub use crate::ctypes::{
+    ASYNC_JOB, ASYNC_WAIT_CTX, ASYNC_callback_fn, ASYNC_stack_alloc_fn, ASYNC_stack_free_fn, OSSL_ASYNC_FD,
+    async_job_st, async_wait_ctx_st,
+};
 use crate::error::{Error, error};
 use crate::job::{Job, State};
 use crate::stack;
 use crate::thread::{Started, ThreadState};
-use crate::wait_ctx::{self, WaitCtx};
-
-/// A job: an opaque handle owned by the library.
-pub struct async_job_st {
-    _opaque: [u8; 0],
-}
-
-/// A wait context: the fds, callback and status a job waits with.
-pub struct async_wait_ctx_st {
-    _opaque: [u8; 0],
-}
-
-pub type ASYNC_JOB = async_job_st;
-pub type ASYNC_WAIT_CTX = async_wait_ctx_st;
-/// Emitted as `#define OSSL_ASYNC_FD int`, as OpenSSL does on POSIX.
-pub type OSSL_ASYNC_FD = c_int;
-pub type ASYNC_callback_fn = Option<unsafe extern "C" fn(arg: *mut c_void) -> c_int>;
-/// Allocates a job stack of at least `*num` bytes; writes back the size given.
-pub type ASYNC_stack_alloc_fn = Option<unsafe extern "C" fn(num: *mut usize) -> *mut c_void>;
-/// Frees a stack from the matching `ASYNC_stack_alloc_fn`.
-pub type ASYNC_stack_free_fn = Option<unsafe extern "C" fn(addr: *mut c_void)>;
+use crate::wait_ctx::WaitCtx;
 
 /// The fd value that is never valid.
 pub const OSSL_BAD_ASYNC_FD: c_int = -1;
@@ -313,9 +303,6 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_set_wait_fd(
 ) -> c_int {
     export(c"ASYNC_WAIT_CTX_set_wait_fd", 0, || {
         let state = wait_ctx(ctx)?;
-        // SAFETY: the same function type up to the name of the context
-        // pointer's pointee (WaitCtx is what an ASYNC_WAIT_CTX points to).
-        let cleanup = cleanup.map(|f| unsafe { std::mem::transmute::<_, wait_ctx::CleanupFn>(f) });
         if state.set_wait_fd(key, fd, custom_data, cleanup) {
             Ok(1)
         } else {

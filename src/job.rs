@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering};
 use context::Transfer;
 
 use crate::arena::Arena;
+use crate::ctypes::{ASYNC_job_fn, Set};
 use crate::fibre::{Suspended, Yield};
 use crate::log::{self, Level};
 use crate::openssl::{self, LibCtx};
@@ -22,9 +23,6 @@ use crate::sanitizer::{self, FibreNotes};
 use crate::stack::{self, Stack, StackSide};
 use crate::stats;
 use crate::wait_ctx::{Attachment, WaitCtx};
-
-/// The function a job runs: `int (*func)(void *)`.
-pub type JobFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 
 /// Argument blocks up to this size are copied into the control block; larger
 /// ones go to the heap. libssl passes 40 bytes, `openssl speed` 8.
@@ -82,7 +80,7 @@ pub struct Job {
     /// The wait context the job was started with; its first 16 bytes (the
     /// context and its resync flag, read at every pause) end the first line.
     wait: Attachment,
-    func: Cell<Option<JobFn>>,
+    func: Cell<ASYNC_job_fn>,
     args: Cell<*mut c_void>,
     ret: Cell<c_int>,
     args_on_heap: Cell<bool>,
@@ -307,7 +305,7 @@ impl Job {
 
     /// Prepares an idle job to run `func` on a copy of `size` bytes at
     /// `args`. Fails only when a large argument block cannot be allocated.
-    pub fn prepare(&self, func: JobFn, args: *const c_void, size: usize, wait_ctx: *mut WaitCtx) -> bool {
+    pub fn prepare(&self, func: Set<ASYNC_job_fn>, args: *const c_void, size: usize, wait_ctx: *mut WaitCtx) -> bool {
         // OpenSSL copies only a non-empty block; a pointer with size 0 reaches
         // the job as NULL.
         let copy = if args.is_null() || size == 0 {

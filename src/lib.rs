@@ -5,8 +5,9 @@
 //! (current job, lifecycle, thread exit), `pool` and `fork`, the per-thread
 //! state; `job` and `arena`, a job and its control block, knowing nothing
 //! of threads; `stack` and `fibre`, guarded stacks and the switch; `mem`,
-//! memory-mapping helpers. Leaves: `wait_ctx`, `openssl` (run-time interop
-//! with libcrypto), `stats`, `log`, `config` (the settings, read with
+//! memory-mapping helpers. Leaves: `ctypes` (the C types of the header,
+//! each declared once), `wait_ctx`, `openssl` (run-time interop with
+//! libcrypto), `stats`, `log`, `config` (the settings, read with
 //! `secure_getenv`), `files` (files the library creates, safely),
 //! `overflow` (names a job stack overflow), `valgrind`, `sanitizer`, `lock`,
 //! `tls`, `trim` (when idle jobs go back to the kernel), `live` (live
@@ -19,6 +20,7 @@ mod arena;
 /// reach the parsers; not part of the library's interface.
 #[doc(hidden)]
 pub mod config;
+mod ctypes;
 mod error;
 pub mod extensions;
 pub mod ffi;

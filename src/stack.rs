@@ -13,17 +13,12 @@ use std::ffi::c_void;
 use std::ptr;
 
 use crate::config;
+use crate::ctypes::{ASYNC_stack_alloc_fn, ASYNC_stack_free_fn, Set};
 use crate::lock::{ForkHold, Guard, Lock};
 use crate::log::{self, Level};
 use crate::region;
 use crate::stats;
 use crate::{sanitizer, valgrind};
-
-/// `ASYNC_stack_alloc_fn`: returns a stack of at least `*num` bytes and
-/// writes back the size it really has.
-pub type AllocFn = unsafe extern "C" fn(num: *mut usize) -> *mut c_void;
-/// `ASYNC_stack_free_fn`.
-pub type FreeFn = unsafe extern "C" fn(addr: *mut c_void);
 
 /// A job's stack: `size` usable bytes starting at `bottom`.
 #[derive(Debug)]
@@ -38,7 +33,7 @@ pub struct Stack {
 #[derive(Debug, Clone, Copy)]
 enum Origin {
     Region,
-    Custom(FreeFn),
+    Custom(Set<ASYNC_stack_free_fn>),
 }
 
 /// Bookkeeping kept at the very top of each stack, above what the job may
@@ -182,7 +177,7 @@ fn release_with(stack: Stack, discard: bool) {
 }
 
 pub(crate) struct MemoryFunctions {
-    custom: Option<(AllocFn, FreeFn)>,
+    custom: Option<(Set<ASYNC_stack_alloc_fn>, Set<ASYNC_stack_free_fn>)>,
     stack_made: bool,
 }
 
@@ -198,21 +193,21 @@ fn memory_functions() -> Guard<'static, MemoryFunctions> {
 /// `ASYNC_set_mem_functions`: refused once any stack exists, because stacks
 /// already made would be freed by the wrong function. A null argument keeps
 /// the current function.
-pub fn set_memory_functions(alloc: Option<AllocFn>, free: Option<FreeFn>) -> bool {
+pub fn set_memory_functions(alloc: ASYNC_stack_alloc_fn, free: ASYNC_stack_free_fn) -> bool {
     let mut mem = memory_functions();
     if mem.stack_made {
         return false;
     }
     let (current_alloc, current_free) = mem.custom.unwrap_or((default_alloc, default_free));
     let chosen = (alloc.unwrap_or(current_alloc), free.unwrap_or(current_free));
-    let is_default =
-        ptr::fn_addr_eq(chosen.0, default_alloc as AllocFn) && ptr::fn_addr_eq(chosen.1, default_free as FreeFn);
+    let is_default = ptr::fn_addr_eq(chosen.0, default_alloc as Set<ASYNC_stack_alloc_fn>)
+        && ptr::fn_addr_eq(chosen.1, default_free as Set<ASYNC_stack_free_fn>);
     mem.custom = if is_default { None } else { Some(chosen) };
     true
 }
 
 /// `ASYNC_get_mem_functions`: the functions in force, ours when none was set.
-pub fn memory_functions_in_force() -> (AllocFn, FreeFn) {
+pub fn memory_functions_in_force() -> (Set<ASYNC_stack_alloc_fn>, Set<ASYNC_stack_free_fn>) {
     memory_functions().custom.unwrap_or((default_alloc, default_free))
 }
 

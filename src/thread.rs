@@ -10,10 +10,11 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::OnceLock;
 
+use crate::ctypes::ASYNC_job_fn;
 use crate::error::{Error, error};
 use crate::fibre::Yield;
 use crate::fork;
-use crate::job::{Job, JobFn, State};
+use crate::job::{Job, State};
 use crate::log::{self, Level};
 use crate::openssl;
 use crate::overflow::{self, AltStack};
@@ -123,7 +124,7 @@ impl ThreadState {
         &self,
         handle: *mut Job,
         wait_ctx: *mut WaitCtx,
-        func: Option<JobFn>,
+        func: ASYNC_job_fn,
         args: *const c_void,
         size: usize,
     ) -> Result<Started, Error> {

@@ -25,11 +25,7 @@ use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
-/// `void (*cleanup)(ASYNC_WAIT_CTX *, const void *, OSSL_ASYNC_FD, void *)`;
-/// the context is passed as the pointer C knows it by.
-pub type CleanupFn = unsafe extern "C" fn(*mut WaitCtx, *const c_void, c_int, *mut c_void);
-/// `ASYNC_callback_fn`.
-pub type CallbackFn = unsafe extern "C" fn(*mut c_void) -> c_int;
+use crate::ctypes::{ASYNC_callback_fn, ASYNC_cleanup_fn, Set};
 
 /// `ASYNC_STATUS_UNSUPPORTED`: what the status is before anyone sets it.
 pub const STATUS_UNSUPPORTED: c_int = 0;
@@ -38,7 +34,7 @@ struct FdEntry {
     key: *const c_void,
     fd: c_int,
     custom_data: *mut c_void,
-    cleanup: Option<CleanupFn>,
+    cleanup: ASYNC_cleanup_fn,
     /// Added since the job last paused.
     added: bool,
     /// Cleared since the job last paused; kept until then so the clear can
@@ -175,7 +171,7 @@ pub struct WaitCtx {
     fds: Vec<FdEntry>,
     added: usize,
     deleted: usize,
-    callback: Option<CallbackFn>,
+    callback: ASYNC_callback_fn,
     callback_arg: *mut c_void,
     status: c_int,
     /// The jobs started with this context and not yet finished, newest
@@ -224,7 +220,7 @@ impl WaitCtx {
         key: *const c_void,
         fd: c_int,
         custom_data: *mut c_void,
-        cleanup: Option<CleanupFn>,
+        cleanup: ASYNC_cleanup_fn,
     ) -> bool {
         if self.fds.try_reserve(1).is_err() {
             return false;
@@ -310,12 +306,12 @@ impl WaitCtx {
         }
     }
 
-    pub fn set_callback(&mut self, callback: Option<CallbackFn>, arg: *mut c_void) {
+    pub fn set_callback(&mut self, callback: ASYNC_callback_fn, arg: *mut c_void) {
         self.callback = callback;
         self.callback_arg = arg;
     }
 
-    pub fn callback(&self) -> Option<(CallbackFn, *mut c_void)> {
+    pub fn callback(&self) -> Option<(Set<ASYNC_callback_fn>, *mut c_void)> {
         self.callback.map(|f| (f, self.callback_arg))
     }
 
@@ -344,7 +340,7 @@ impl WaitCtx {
     /// The next cleanup to run while the context is freed: the newest fd
     /// still due that was not cleared. The entry stays visible while its
     /// cleanup runs; `cleanup_done` removes it.
-    pub fn next_cleanup(&mut self) -> Option<(CleanupFn, *const c_void, c_int, *mut c_void)> {
+    pub fn next_cleanup(&mut self) -> Option<(Set<ASYNC_cleanup_fn>, *const c_void, c_int, *mut c_void)> {
         while let Some(at) = self.fds.iter().rposition(|e| e.doomed) {
             let e = &mut self.fds[at];
             match e.cleanup {
@@ -460,7 +456,7 @@ mod tests {
 
     #[test]
     fn teardown_runs_cleanups_newest_first_with_the_context_intact() {
-        unsafe extern "C" fn noop(_: *mut WaitCtx, _: *const c_void, _: c_int, _: *mut c_void) {}
+        unsafe extern "C" fn noop(_: *mut crate::ctypes::ASYNC_WAIT_CTX, _: *const c_void, _: c_int, _: *mut c_void) {}
         let mut w = WaitCtx::default();
         for n in 1..=3 {
             w.set_wait_fd(key(n), 10 * n as c_int, std::ptr::null_mut(), Some(noop));
