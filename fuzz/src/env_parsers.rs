@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 
 use std::ffi::CString;
 
+mod rng;
+use rng::Rng;
+
 use rustasync::config::{
     self, DEFAULT_STACK_SIZE, DEFAULT_TRIM_PERIOD, ECHO_LIMIT, GuardMode, Level, MAX_STACK_SIZE, MIN_STACK_SIZE,
     Parsed, Stats,
@@ -252,22 +255,6 @@ pub fn run_case(bytes: &[u8]) {
         let dir = model_stats_dir(value);
         let kept = dir.0.as_ref().map_or(0, |d| d.as_bytes_with_nul().len());
         checked("RUSTASYNC_STATS_DIR", value, config::parse_stats_dir, dir, kept);
-    }
-}
-
-/// xorshift64*: a seeded generator for the stable driver.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 

@@ -33,6 +33,7 @@
 //! reproduces it.
 
 mod api;
+mod rng;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -41,6 +42,7 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use api::*;
+use rng::Rng;
 
 thread_local! {
     /// Leave out what OpenSSL leaves undefined (the differential runs).
@@ -736,18 +738,6 @@ fn outside_calls(model: &mut Model, input: &mut Input, case: &str) {
     }
 }
 
-/// xorshift64*: a seeded generator for the stable driver.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 fn fail(message: &str) -> ! {
     eprintln!("api_model: {message}");
     std::process::exit(1);
@@ -781,7 +771,7 @@ fn main() {
     let mut compared = 0usize;
     let mut bytes = Vec::new();
     while Instant::now() < deadline {
-        let len = 16 + (rng.next() % 2048) as usize;
+        let len = 16 + rng.below(2048);
         bytes.clear();
         bytes.extend((0..len).map(|_| rng.next() as u8));
         cases += 1;
