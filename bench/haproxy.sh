@@ -39,18 +39,7 @@ if [ ! -s "$DIR/bundle.pem" ]; then
         >/dev/null 2>&1 || die "cannot make a certificate"
     cat "$DIR/cert.pem" "$DIR/key.pem" >"$DIR/bundle.pem"
 fi
-cat >"$DIR/openssl.cnf" <<EOF
-openssl_conf = openssl_init
-[openssl_init]
-engines = engine_section
-[engine_section]
-rustasync_pause = rustasync_pause_section
-[rustasync_pause_section]
-engine_id = rustasync-pause
-dynamic_path = $ENGINE
-default_algorithms = ALL
-init = 1
-EOF
+engine_conf "$DIR/openssl.cnf" "$ENGINE"
 
 port=$(free_port) || die "no free port"
 

@@ -42,18 +42,7 @@ haproxy=$(PATH=$PATH:/usr/sbin command -v haproxy)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$build/key.pem" \
     -out "$build/cert.pem" -days 2 -subj /CN=localhost > /dev/null 2>&1
 cat "$build/cert.pem" "$build/key.pem" > "$build/bundle.pem"
-cat > "$build/openssl.cnf" <<CNF
-openssl_conf = openssl_init
-[openssl_init]
-engines = engine_section
-[engine_section]
-rustasync_pause = rustasync_pause_section
-[rustasync_pause_section]
-engine_id = rustasync-pause
-dynamic_path = $engine
-default_algorithms = ALL
-init = 1
-CNF
+engine_conf "$build/openssl.cnf" "$engine"
 port=$(free_port) || { result fail "port" "no free port"; exit 1; }
 cat > "$build/haproxy.cfg" <<CFG
 global

@@ -32,3 +32,23 @@ wrk_summary() {
     rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$f")
     echo "${req:-0} ${err:-0} ${non:-0} ${rps:-0}"
 }
+
+# engine_conf FILE ENGINE: an OPENSSL_CONF that loads the pausing engine
+# (ENGINE, a path) into programs that take no -engine option.
+engine_conf() {
+    cat > "$1" <<CONF
+openssl_conf = openssl_init
+
+[openssl_init]
+engines = engine_section
+
+[engine_section]
+rustasync_pause = rustasync_pause_section
+
+[rustasync_pause_section]
+engine_id = rustasync-pause
+dynamic_path = $2
+default_algorithms = ALL
+init = 1
+CONF
+}

@@ -128,21 +128,7 @@ default_properties = ?provider=rustasync-pause
 EOF
 else
     MOD_ARGS=(-engine "$MOD")
-    cat > "$CONF" <<EOF
-openssl_conf = openssl_init
-
-[openssl_init]
-engines = engine_section
-
-[engine_section]
-rustasync_pause = rustasync_pause_section
-
-[rustasync_pause_section]
-engine_id = rustasync-pause
-dynamic_path = $MOD
-default_algorithms = ALL
-init = 1
-EOF
+    engine_conf "$CONF" "$MOD"
 fi
 
 # with VARIANT NAME: sets RUN to the command prefix that runs a program

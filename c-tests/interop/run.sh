@@ -126,21 +126,7 @@ cat "$CERT" "$KEY" > "$OUT/bundle.pem"
 
 # OPENSSL_CONF that loads the engine into unmodified programs.
 OSSL_CONF=$OUT/openssl-pause-engine.cnf
-cat > "$OSSL_CONF" <<CONF
-openssl_conf = openssl_init
-
-[openssl_init]
-engines = engine_section
-
-[engine_section]
-rustasync_pause = rustasync_pause_section
-
-[rustasync_pause_section]
-engine_id = rustasync-pause
-dynamic_path = $ENGINE
-default_algorithms = ALL
-init = 1
-CONF
+engine_conf "$OSSL_CONF" "$ENGINE"
 
 OPENSSL_BIN=$(command -v openssl)
 LIBSSL=$(ldd "$OPENSSL_BIN" | awk '/libssl\.so/ {print $3}')
