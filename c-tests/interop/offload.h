@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <openssl/async.h>
+#include <openssl/sha.h>
 
 /* The key under which our wait fd lives in an ASYNC_WAIT_CTX. */
 static const char wait_fd_key[] = OFFLOAD_NAME " wait fd";
@@ -431,6 +432,34 @@ static void read_settings(void)
 static void register_fork_handler(void)
 {
     pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+/* SHA-256 steps as work items, the same for the engine and the provider. */
+struct sha_update_args {
+    SHA256_CTX *ctx;
+    const void *data;
+    size_t len;
+    int ok;
+};
+
+struct sha_final_args {
+    SHA256_CTX *ctx;
+    unsigned char *md;
+    int ok;
+};
+
+static void sha_update_work(void *p)
+{
+    struct sha_update_args *a = p;
+
+    a->ok = SHA256_Update(a->ctx, a->data, a->len);
+}
+
+static void sha_final_work(void *p)
+{
+    struct sha_final_args *a = p;
+
+    a->ok = SHA256_Final(a->md, a->ctx);
 }
 
 #endif

@@ -68,33 +68,6 @@ static const char engine_name[] = "rustasync pausing offload engine (test)";
 
 static EVP_MD *sha256_md;
 
-struct sha_update_args {
-    SHA256_CTX *ctx;
-    const void *data;
-    size_t len;
-    int ok;
-};
-
-struct sha_final_args {
-    SHA256_CTX *ctx;
-    unsigned char *md;
-    int ok;
-};
-
-static void sha_update_work(void *p)
-{
-    struct sha_update_args *a = p;
-
-    a->ok = SHA256_Update(a->ctx, a->data, a->len);
-}
-
-static void sha_final_work(void *p)
-{
-    struct sha_final_args *a = p;
-
-    a->ok = SHA256_Final(a->md, a->ctx);
-}
-
 static int sha256_init(EVP_MD_CTX *ctx)
 {
     return SHA256_Init(EVP_MD_CTX_md_data(ctx));

@@ -40,33 +40,6 @@
 /* ---------------------------------------------------------------------- */
 /* SHA-256                                                                 */
 
-struct sha_update_args {
-    SHA256_CTX *ctx;
-    const unsigned char *data;
-    size_t len;
-    int ok;
-};
-
-struct sha_final_args {
-    SHA256_CTX *ctx;
-    unsigned char *md;
-    int ok;
-};
-
-static void sha_update_work(void *p)
-{
-    struct sha_update_args *a = p;
-
-    a->ok = SHA256_Update(a->ctx, a->data, a->len);
-}
-
-static void sha_final_work(void *p)
-{
-    struct sha_final_args *a = p;
-
-    a->ok = SHA256_Final(a->md, a->ctx);
-}
-
 static void *sha256_newctx(void *provctx)
 {
     (void)provctx;
