@@ -85,6 +85,7 @@ impl ThreadState {
             return None;
         }
         tls::set(state as usize);
+        openssl::check_thread(*exit_key()?, state.cast());
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
