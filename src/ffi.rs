@@ -90,7 +90,19 @@ fn wait_ctx<'a>(ctx: *mut ASYNC_WAIT_CTX) -> Result<&'a mut WaitCtx, Error> {
     unsafe { ctx.cast::<WaitCtx>().as_mut() }.ok_or(error!(null, "ctx is NULL"))
 }
 
+#[inline(always)]
 fn thread_state() -> Result<&'static ThreadState, Error> {
+    match ThreadState::current_thread() {
+        Some(thread) => Ok(thread),
+        None => first_use(),
+    }
+}
+
+/// The thread's first call: its state is made. Out of line, so that the
+/// common case tests the thread word once.
+#[cold]
+#[inline(never)]
+fn first_use() -> Result<&'static ThreadState, Error> {
     ThreadState::get_or_create().ok_or(error!(no_memory, "cannot allocate thread state"))
 }
 

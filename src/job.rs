@@ -357,31 +357,28 @@ impl Job {
 
     /// Runs the job until it pauses or finishes, entered from `parent` (the
     /// job that was running, or null), which `take_parent` or `abandon`
-    /// then gives back. Swaps
+    /// then gives back. `is_new` says the job is idle, about to start its
+    /// function (the caller knows, so the state is not read again). Swaps
     /// OpenSSL's default library context as OpenSSL does: the job runs with
     /// the context it last had (a new job with its starter's), and the
     /// starter gets its own back afterwards.
-    pub fn enter(&self, parent: *mut Job) -> Yield {
-        let is_new = self.state() == State::Idle;
+    #[inline(always)]
+    pub fn enter(&self, parent: *mut Job, is_new: bool) -> Yield {
         let starter_ctx = openssl::current_default();
         if !is_new {
             openssl::ensure_default(starter_ctx, self.libctx.get());
         }
         self.parent.set(parent);
         self.set_state(State::Running);
-        if watched() && log::enabled(Level::Trace) {
-            let what = if is_new { "start" } else { "resume" };
-            log::emit(Level::Trace, format_args!("{what} job {:p}", self));
-        }
-        // SAFETY: the job is idle or paused (checked by the callers), so its
-        // fibre holds a live suspended context on its mapped stack, which no
-        // one else touches while it runs.
-        let outcome = unsafe {
-            self.other_side.enter(
-                self as *const Job as usize,
-                self.fresh.replace(false),
-                self.stack_for_sanitizer(),
-            )
+        let outcome = if watched() {
+            self.switch_in_watched(is_new)
+        } else {
+            // Only an idle job can be fresh: a paused one has run.
+            let fresh = is_new && self.fresh.replace(false);
+            // SAFETY: the job is idle or paused (checked by the callers), so
+            // its fibre holds a live suspended context on its mapped stack,
+            // which no one else touches while it runs.
+            unsafe { self.other_side.enter(self as *const Job as usize, fresh, None) }
         };
         let job_ctx = openssl::current_default();
         openssl::ensure_default(job_ctx, starter_ctx);
@@ -389,25 +386,75 @@ impl Job {
         outcome
     }
 
+    /// `enter`'s switch when something follows switches (see `WATCHED`):
+    /// the trace line, and AddressSanitizer told about the stack.
+    #[cold]
+    #[inline(never)]
+    fn switch_in_watched(&self, is_new: bool) -> Yield {
+        if log::enabled(Level::Trace) {
+            let what = if is_new { "start" } else { "resume" };
+            log::emit(Level::Trace, format_args!("{what} job {:p}", self));
+        }
+        // SAFETY: as in `enter`.
+        unsafe {
+            self.other_side.enter(
+                self as *const Job as usize,
+                self.fresh.replace(false),
+                self.stack_for_sanitizer(),
+            )
+        }
+    }
+
     /// Called on the job's own stack by `ASYNC_pause_job`: hands control back
     /// to whoever entered the job, and returns once the job is resumed.
     /// `deepest` is the high-water mark, in bytes, of the stack depth at
     /// pauses that `RUSTASYNC_STATS` keeps (the caller's counter).
+    #[inline(always)]
     pub fn pause(&self, deepest: &AtomicU64) {
         self.set_state(State::Paused);
         if watched() {
-            if stats::depth_at_pause() {
-                self.note_depth(deepest);
-            }
-            if log::enabled(Level::Trace) {
-                log::emit(Level::Trace, format_args!("pause job {:p}", self));
-            }
+            self.pause_watched(deepest);
+        } else {
+            // SAFETY: this runs on the job's stack while it is running, so
+            // the other side holds the suspended code that entered it.
+            unsafe { self.other_side.leave(Yield::Paused, None) };
         }
-        // SAFETY: this runs on the job's stack while it is running, so the
-        // other side holds the suspended code that entered it.
+        self.wait.resync_on_resume();
+    }
+
+    /// `pause`'s switch when something follows switches (see `WATCHED`).
+    #[cold]
+    #[inline(never)]
+    fn pause_watched(&self, deepest: &AtomicU64) {
+        if stats::depth_at_pause() {
+            self.note_depth(deepest);
+        }
+        if log::enabled(Level::Trace) {
+            log::emit(Level::Trace, format_args!("pause job {:p}", self));
+        }
+        // SAFETY: as in `pause`.
         unsafe { self.other_side.leave(Yield::Paused, self.notes()) };
         self.check_dying();
-        self.wait.resync_on_resume();
+    }
+
+    /// On the job's stack once its function returned: hands control back
+    /// for good, until the job is entered again.
+    #[inline(always)]
+    fn finished(&self) {
+        if watched() {
+            self.finished_watched();
+        } else {
+            // SAFETY: running on this job's stack, entered through `enter`.
+            unsafe { self.other_side.leave(Yield::Finished, None) };
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn finished_watched(&self) {
+        // SAFETY: as in `finished`.
+        unsafe { self.other_side.leave(Yield::Finished, self.notes()) };
+        self.check_dying();
     }
 
     /// The job that entered this one, once `enter` has returned.
@@ -433,9 +480,16 @@ impl Job {
         let here = 0u8;
         let sp = ptr::from_ref(&here) as usize;
         let span = self.stack_span.get();
-        if span != u32::MAX {
-            return (self.stack_top.get() - span as usize..self.stack_top.get()).contains(&sp);
-        }
+        // bottom <= sp < top, as one unsigned compare: below the top, the
+        // distance from the top's last byte is less than the size.
+        self.stack_top.get().wrapping_sub(sp).wrapping_sub(1) < span as usize
+            || (span == u32::MAX && self.on_own_large_stack(sp))
+    }
+
+    /// `on_own_stack` for a stack too large for `stack_span`.
+    #[cold]
+    #[inline(never)]
+    fn on_own_large_stack(&self, sp: usize) -> bool {
         // SAFETY: the job is the thread's current one, so its stack Option
         // changes only on this thread, not during this read.
         match unsafe { &*self.stack.get() } {
@@ -510,8 +564,6 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
     job.other_side.store(transfer.context);
     loop {
         job.run();
-        // SAFETY: running on this job's stack, entered through `enter`.
-        unsafe { job.other_side.leave(Yield::Finished, job.notes()) };
-        job.check_dying();
+        job.finished();
     }
 }

@@ -129,7 +129,8 @@ impl ThreadState {
         args: *const c_void,
         size: usize,
     ) -> Result<Started, Error> {
-        let job = if handle.is_null() {
+        let is_new = handle.is_null();
+        let job = if is_new {
             let Some(func) = func else {
                 return Err(error!(null, "func is NULL"));
             };
@@ -164,7 +165,7 @@ impl ThreadState {
                 }
             }
         };
-        let outcome = job.enter(self.current.replace(job.as_handle()));
+        let outcome = job.enter(self.current.replace(job.as_handle()), is_new);
         self.current.set(job.take_parent());
         match outcome {
             Yield::Paused => {
