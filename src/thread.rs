@@ -138,8 +138,9 @@ impl ThreadState {
                 return Ok(Started::NoJobs);
             };
             // 1.1 takes a job from the pool before copying the arguments, so
-            // ASYNC_NO_JOBS wins over this refusal there too.
-            if !args.is_null() && size == 0 && openssl::is_1_1() {
+            // ASYNC_NO_JOBS wins over this refusal there too. (The version
+            // first: one flag where libcrypto is 3.)
+            if openssl::is_1_1() && !args.is_null() && size == 0 {
                 self.pool.give_back(job, self.counters);
                 return Err(error!(
                     no_memory,
@@ -165,8 +166,9 @@ impl ThreadState {
                 }
             }
         };
-        let outcome = job.enter(self.current.replace(job.as_handle()), is_new);
-        self.current.set(job.take_parent());
+        let parent = self.current.replace(job.as_handle());
+        let outcome = job.enter(parent, is_new);
+        self.current.set(parent);
         match outcome {
             Yield::Paused => {
                 self.counters.on_pause();
