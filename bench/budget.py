@@ -26,7 +26,7 @@ from collections import defaultdict
 STEPS = [
     ("thread-state lookup", r"current_thread|get_or_create|\bTHREAD\b|thread_state|tls::"),
     ("counters (stats)", r"stats::|ThreadCounters"),
-    ("libctx (default OSSL_LIB_CTX)", r"openssl::|LibCtx"),
+    ("libctx (default OSSL_LIB_CTX)", r"openssl::|LibCtx|tsd::"),
     ("FP environment", r"fp_env|fpenv|fenv|mxcsr|x87"),
     ("wait-ctx resync", r"wait_ctx::|[Rr]esync|reset_counts|attach|detach"),
     ("boundary (catch_unwind)", r"ffi::boundary|catch_unwind|panicking"),
