@@ -34,8 +34,8 @@ STEPS = [
     ("sanitizer/log/trace checks", r"sanitizer::|log::|notes|check_dying|watched"),
     ("switch glue (fibre)", r"fibre::"),
     ("args and results", r"prepare|free_args|ASYNC_start_job|::finish|Job::run|job_entry"),
-    ("pool (take/give back)", r"take_job|give_back|with_idle|thread::ThreadState::start_job"),
-    ("job state and current", r"Job::enter|Job::pause|set_current|::current|pause_current|ASYNC_pause_job"),
+    ("pool (take/give back)", r"take_job|give_back|with_idle|ThreadState::start_new|ThreadState::resume"),
+    ("job state and current", r"Job::enter|Job::pause|set_current|::current|pause_current|ASYNC_pause_job|ThreadState::run"),
 ]
 
 # Functions of other objects that belong to a step of the library's.
