@@ -33,12 +33,15 @@ pub enum Started {
     NoJobs,
 }
 
+/// The pool comes first: its address, the owner word of its jobs, is then
+/// the state's own, which the resume path has in a register already.
+#[repr(C)]
 pub struct ThreadState {
+    pool: Pool,
     current: Cell<*mut Job>,
     /// Nesting depth of `ASYNC_block_pause`. Per thread, as in OpenSSL: a job
     /// that finishes with pausing blocked leaves it blocked for the next.
     blocked: Cell<u32>,
-    pool: Pool,
     /// The signal stack made for this thread, if it had none.
     alt_stack: Cell<Option<AltStack>>,
     /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread
