@@ -69,6 +69,25 @@ const ROUND_TRIPS_QUICK: usize = 10_000;
 const WARMUP: usize = 100_000;
 const WARMUP_QUICK: usize = 1_000;
 
+/// A new private read/write anonymous mapping of `length` bytes with the
+/// extra `flags`; `what` names it if the kernel refuses.
+fn map_private(length: usize, flags: libc::c_int, what: &str) -> *mut libc::c_void {
+    // SAFETY: an anonymous private mapping at an address of the kernel's
+    // choosing; no existing memory is affected.
+    let base = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            length,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
+            -1,
+            0,
+        )
+    };
+    assert!(base != libc::MAP_FAILED, "mmap of {what} failed");
+    base
+}
+
 /// A stack mapped with `mmap`: one guard page at the low end, then
 /// `STACK_BYTES` of read/write memory. Unmapped on drop.
 struct MappedStack {
@@ -84,19 +103,7 @@ impl MappedStack {
         let page = usize::try_from(page).unwrap_or(4096);
         let usable = usable.div_ceil(page) * page;
         let total = usable + page;
-        // SAFETY: an anonymous private mapping at an address of the kernel's
-        // choosing; no existing memory is affected.
-        let base = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                total,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        assert!(base != libc::MAP_FAILED, "mmap of the coroutine stack failed");
+        let base = map_private(total, libc::MAP_STACK, "the coroutine stack");
         // SAFETY: `base` .. `base + page` lies inside the mapping made above.
         let rc = unsafe { libc::mprotect(base, page, libc::PROT_NONE) };
         assert!(rc == 0, "mprotect of the guard page failed");
@@ -300,18 +307,7 @@ fn library_like_stacks(n: usize) -> (Vec<Bounds>, Vec<Region>) {
     let mut slots = FIRST_REGION_SLOTS;
     while stacks.len() < n {
         let length = slots * slot;
-        // SAFETY: a new private mapping; nothing else refers to it.
-        let base = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                length,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        assert!(base != libc::MAP_FAILED, "mmap of a stack region failed");
+        let base = map_private(length, libc::MAP_NORESERVE | libc::MAP_STACK, "a stack region");
         regions.push((base, length));
         for i in 0..slots.min(n - stacks.len()) {
             let guard = base.cast::<u8>().wrapping_add(i * slot);
@@ -381,7 +377,11 @@ struct Block {
 #[inline(never)]
 fn shuffled(n: usize, rounds: usize, how: Shuffled) -> Vec<u128> {
     let (stacks, regions) = library_like_stacks(n);
-    let first = if how == Shuffled::Bare { KEEP_FP_FLAGS } else { SWITCH_IN_CALLS };
+    let first = if how == Shuffled::Bare {
+        KEEP_FP_FLAGS
+    } else {
+        SWITCH_IN_CALLS
+    };
     let contexts: Vec<Option<Context>> = stacks
         .iter()
         .map(|&(bottom, top)| {
@@ -405,7 +405,10 @@ fn shuffled(n: usize, rounds: usize, how: Shuffled) -> Vec<u128> {
     let mut dense = contexts;
     if how == Shuffled::InCallsBlocks {
         for (block, context) in blocks.iter_mut().zip(dense.iter_mut()) {
-            *block = Block { paused: true, context: context.take() };
+            *block = Block {
+                paused: true,
+                context: context.take(),
+            };
         }
     }
     let mut order: Vec<usize> = (0..n).collect();
@@ -449,18 +452,7 @@ const HUGE_PAGE: usize = 2 << 20;
 /// arena (`src/arena.rs`): transparent huge pages on request, so that
 /// thousands of blocks share a TLB entry.
 fn map_blocks(length: usize) -> *mut libc::c_void {
-    // SAFETY: a new private mapping; nothing else refers to it.
-    let base = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            length,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    assert!(base != libc::MAP_FAILED, "mmap of the blocks failed");
+    let base = map_private(length, libc::MAP_NORESERVE, "the blocks");
     // SAFETY: advice on our own fresh mapping; refusal means small pages.
     unsafe { libc::madvise(base, length, libc::MADV_HUGEPAGE) };
     base
