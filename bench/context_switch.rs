@@ -23,16 +23,23 @@
 //! recorded, so each side pays a mispredicted return, which the inlined
 //! loops of the first two never do.
 //!
-//! The third figure is the floor under "shuffled resumes": 10,000 fibres, each
-//! on a stack laid out as the library lays out its own (see `src/stack.rs`:
-//! regions of 16, 32, ... up to 4,096 slots, each slot a guard page made with
+//! The floors under "shuffled resumes" are 10,000 fibres, each on a stack
+//! laid out as the library lays out its own (see `src/stack.rs`: regions of
+//! 16, 32, ... up to 4,096 slots, each slot a guard page made with
 //! `MADV_GUARD_INSTALL` and then a 64 KiB stack whose top 64 bytes are kept
 //! for bookkeeping), all paused, then resumed once per round in the order
 //! `async_bench shuffled_resume` uses (same generator, same seed, one untimed
-//! round, then the timed ones); ns per resume, median over rounds:
+//! round, then the timed ones); ns per resume, median over rounds. Three
+//! ways (see `Shuffled`): bare, with the inlined loop of the first figure;
+//! each switch inside a returning function, as the third; and that with
+//! each fibre's context kept behind a state byte in a 256-byte block of a
+//! huge-page mapping, as the library keeps a job's in its control-block
+//! arena:
 //!
 //! ```text
 //! RESULT context_switch_shuffled <median ns> ns/resume
+//! RESULT context_switch_shuffled_in_calls <median ns> ns/resume
+//! RESULT context_switch_shuffled_blocks <median ns> ns/resume
 //! ```
 //!
 //! Run with `-q` (or `QUICK=1` in the environment) for a tiny smoke run.
@@ -62,6 +69,25 @@ const ROUND_TRIPS_QUICK: usize = 10_000;
 const WARMUP: usize = 100_000;
 const WARMUP_QUICK: usize = 1_000;
 
+/// A new private read/write anonymous mapping of `length` bytes with the
+/// extra `flags`; `what` names it if the kernel refuses.
+fn map_private(length: usize, flags: libc::c_int, what: &str) -> *mut libc::c_void {
+    // SAFETY: an anonymous private mapping at an address of the kernel's
+    // choosing; no existing memory is affected.
+    let base = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            length,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
+            -1,
+            0,
+        )
+    };
+    assert!(base != libc::MAP_FAILED, "mmap of {what} failed");
+    base
+}
+
 /// A stack mapped with `mmap`: one guard page at the low end, then
 /// `STACK_BYTES` of read/write memory. Unmapped on drop.
 struct MappedStack {
@@ -77,19 +103,7 @@ impl MappedStack {
         let page = usize::try_from(page).unwrap_or(4096);
         let usable = usable.div_ceil(page) * page;
         let total = usable + page;
-        // SAFETY: an anonymous private mapping at an address of the kernel's
-        // choosing; no existing memory is affected.
-        let base = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                total,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        assert!(base != libc::MAP_FAILED, "mmap of the coroutine stack failed");
+        let base = map_private(total, libc::MAP_STACK, "the coroutine stack");
         // SAFETY: `base` .. `base + page` lies inside the mapping made above.
         let rc = unsafe { libc::mprotect(base, page, libc::PROT_NONE) };
         assert!(rc == 0, "mprotect of the guard page failed");
@@ -250,10 +264,16 @@ fn main() {
     } else {
         (SHUFFLE_FIBRES, SHUFFLE_ROUNDS)
     };
-    let times = shuffled(fibres, rounds);
-    let (median, min, max) = summary(&times, fibres);
-    println!("# context_switch_shuffled: {fibres} fibres, {rounds} rounds, per resume min {min:.2} max {max:.2} ns");
-    println!("RESULT context_switch_shuffled {median:.2} ns/resume");
+    for (name, how) in [
+        ("context_switch_shuffled", Shuffled::Bare),
+        ("context_switch_shuffled_in_calls", Shuffled::InCalls),
+        ("context_switch_shuffled_blocks", Shuffled::InCallsBlocks),
+    ] {
+        let times = shuffled(fibres, rounds, how);
+        let (median, min, max) = summary(&times, fibres);
+        println!("# {name}: {fibres} fibres, {rounds} rounds, per resume min {min:.2} max {max:.2} ns");
+        println!("RESULT {name} {median:.2} ns/resume");
+    }
 }
 
 /// Fibres and timed rounds of the shuffled floor, as in `async_bench`.
@@ -287,18 +307,7 @@ fn library_like_stacks(n: usize) -> (Vec<Bounds>, Vec<Region>) {
     let mut slots = FIRST_REGION_SLOTS;
     while stacks.len() < n {
         let length = slots * slot;
-        // SAFETY: a new private mapping; nothing else refers to it.
-        let base = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                length,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        assert!(base != libc::MAP_FAILED, "mmap of a stack region failed");
+        let base = map_private(length, libc::MAP_NORESERVE | libc::MAP_STACK, "a stack region");
         regions.push((base, length));
         for i in 0..slots.min(n - stacks.len()) {
             let guard = base.cast::<u8>().wrapping_add(i * slot);
@@ -337,12 +346,43 @@ impl Shuffler {
     }
 }
 
+/// How the shuffled floor keeps and switches its fibres.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shuffled {
+    /// Contexts in a dense array, each switch inlined into a loop: no
+    /// function returns between switches, so the CPU runs ahead into the
+    /// next resumes and overlaps their cache misses.
+    Bare,
+    /// Each switch inside a function that returns, on both sides, as an API
+    /// must: the mispredicted return after each switch waits for the return
+    /// address, loaded from the resumed stack, so misses no longer overlap.
+    InCalls,
+    /// As `InCalls`, with each fibre's context kept in a 256-byte block of
+    /// its own behind a state byte that is checked first, as a job's control
+    /// block is in the library's arena: any design that validates a job
+    /// handle reads that block before it can know where the job's stack is.
+    InCallsBlocks,
+}
+
+/// A control block's stand-in: a state byte and the suspended context, in
+/// a block of the library's control-block size.
+#[repr(C, align(256))]
+struct Block {
+    paused: bool,
+    context: Option<Context>,
+}
+
 /// `n` fibres paused at once, resumed once per round in a new shuffled order;
 /// the nanoseconds of each timed round.
 #[inline(never)]
-fn shuffled(n: usize, rounds: usize) -> Vec<u128> {
+fn shuffled(n: usize, rounds: usize, how: Shuffled) -> Vec<u128> {
     let (stacks, regions) = library_like_stacks(n);
-    let mut fibres: Vec<Option<Context>> = stacks
+    let first = if how == Shuffled::Bare {
+        KEEP_FP_FLAGS
+    } else {
+        SWITCH_IN_CALLS
+    };
+    let contexts: Vec<Option<Context>> = stacks
         .iter()
         .map(|&(bottom, top)| {
             // SAFETY: [bottom, top) is writable memory of a region unmapped
@@ -352,9 +392,25 @@ fn shuffled(n: usize, rounds: usize) -> Vec<u128> {
             let fresh = unsafe { Context::new(&view, bounce) };
             // SAFETY: the first resume enters `bounce`, which hands control
             // straight back: the fibre is now paused, as a job would be.
-            Some(unsafe { fresh.resume(KEEP_FP_FLAGS) }.context)
+            Some(unsafe { fresh.resume(first) }.context)
         })
         .collect();
+    let blocks_bytes = (n * size_of::<Block>()).next_multiple_of(HUGE_PAGE);
+    let blocks_base = map_blocks(blocks_bytes);
+    // SAFETY: a fresh zeroed mapping large and aligned enough for `n` blocks,
+    // in which all-zero bytes are a valid `Block` (false, None); unmapped
+    // only after the slice's last use below.
+    let blocks: &mut [Block] = unsafe { std::slice::from_raw_parts_mut(blocks_base.cast(), n) };
+    // The dense array of the bare and in-call floors; the blocks of the last.
+    let mut dense = contexts;
+    if how == Shuffled::InCallsBlocks {
+        for (block, context) in blocks.iter_mut().zip(dense.iter_mut()) {
+            *block = Block {
+                paused: true,
+                context: context.take(),
+            };
+        }
+    }
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = Shuffler(0x9e37_79b9_7f4a_7c15);
     let mut times = Vec::with_capacity(rounds);
@@ -362,19 +418,52 @@ fn shuffled(n: usize, rounds: usize) -> Vec<u128> {
         rng.shuffle(&mut order);
         let start = cpu_ns();
         for &i in &order {
-            let ctx = fibres[i].take().expect("every fibre is paused between resumes");
-            // SAFETY: a paused fibre on its live stack, resumed exactly once.
-            fibres[i] = Some(unsafe { ctx.resume(black_box(i)) }.context);
+            match how {
+                Shuffled::Bare => {
+                    let ctx = dense[i].take().expect("every fibre is paused between resumes");
+                    // SAFETY: a paused fibre on its live stack, resumed exactly once.
+                    dense[i] = Some(unsafe { ctx.resume(black_box(i)) }.context);
+                }
+                Shuffled::InCalls => {
+                    let ctx = dense[i].take().expect("every fibre is paused between resumes");
+                    dense[i] = Some(switch_in_call(ctx, i).context);
+                }
+                Shuffled::InCallsBlocks => resume_block(&mut blocks[i], i),
+            }
         }
         if round > 0 {
             times.push(cpu_ns() - start);
         }
     }
     // The fibres stay suspended inside `bounce` with nothing to drop.
-    drop(fibres);
+    drop(dense);
+    // SAFETY: mapped by `map_blocks` with this length; nothing uses it now.
+    unsafe { libc::munmap(blocks_base, blocks_bytes) };
     for (base, length) in regions {
         // SAFETY: each region was mapped above and no fibre runs on it now.
         unsafe { libc::munmap(base, length) };
     }
     times
+}
+
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Memory for the blocks, mapped as the library maps its control-block
+/// arena (`src/arena.rs`): transparent huge pages on request, so that
+/// thousands of blocks share a TLB entry.
+fn map_blocks(length: usize) -> *mut libc::c_void {
+    let base = map_private(length, libc::MAP_NORESERVE, "the blocks");
+    // SAFETY: advice on our own fresh mapping; refusal means small pages.
+    unsafe { libc::madvise(base, length, libc::MADV_HUGEPAGE) };
+    base
+}
+
+/// Checks the block's state, then resumes its fibre from a function that
+/// returns, as `ASYNC_start_job` does with a job handle.
+#[inline(never)]
+fn resume_block(block: &mut Block, data: usize) {
+    assert!(black_box(block.paused), "every fibre is paused between resumes");
+    let ctx = block.context.take().expect("every fibre is paused between resumes");
+    // SAFETY: a paused fibre on its live stack, resumed exactly once.
+    block.context = Some(unsafe { ctx.resume(data) }.context);
 }

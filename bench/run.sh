@@ -297,6 +297,8 @@ function label(m) {
     if (m == "context_switch_fpflags_differ") return "same, FP status flags differ"
     if (m == "context_switch_in_calls") return "same, each switch inside a function that returns (as an API must)"
     if (m == "context_switch_shuffled") return "context crate: " shuffle_n " fibres on the library'"'"'s stack layout, shuffled resumes"
+    if (m == "context_switch_shuffled_in_calls") return "same, each switch inside a function that returns"
+    if (m == "context_switch_shuffled_blocks") return "same, and each context behind a checked 256-byte block (as a job handle)"
     return m
 }
 function fmt(x) {
@@ -363,7 +365,7 @@ END {
         f = cell("floor" SUBSEP m); fm = MED
         # The library row each floor stands under.
         lib = (m == "context_switch" || m == "context_switch_in_calls") ? "pause_resume" : (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
-              (m == "context_switch_shuffled") ? "shuffled_resume" : ""
+              (m ~ /^context_switch_shuffled/) ? "shuffled_resume" : ""
         over = "-"
         if (lib != "") { cell("rustasync" SUBSEP lib); if (MED != "" && fm != "" && fm > 0) over = sprintf("%.2f", MED / fm) }
         printf "| %s | %s | %s | %s |\n", label(m), unit[m], f, over
