@@ -26,7 +26,7 @@ from collections import defaultdict
 STEPS = [
     ("thread-state lookup", r"current_thread|get_or_create|\bTHREAD\b|thread_state|tls::"),
     ("counters (stats)", r"stats::|ThreadCounters"),
-    ("libctx (default OSSL_LIB_CTX)", r"openssl::|LibCtx"),
+    ("libctx (default OSSL_LIB_CTX)", r"openssl::|LibCtx|tsd::"),
     ("FP environment", r"fp_env|fpenv|fenv|mxcsr|x87"),
     ("wait-ctx resync", r"wait_ctx::|[Rr]esync|reset_counts|attach|detach"),
     ("boundary (catch_unwind)", r"ffi::boundary|catch_unwind|panicking"),
@@ -34,8 +34,8 @@ STEPS = [
     ("sanitizer/log/trace checks", r"sanitizer::|log::|notes|check_dying|watched"),
     ("switch glue (fibre)", r"fibre::"),
     ("args and results", r"prepare|free_args|ASYNC_start_job|::finish|Job::run|job_entry"),
-    ("pool (take/give back)", r"take_job|give_back|with_idle|thread::ThreadState::start_job"),
-    ("job state and current", r"Job::enter|Job::pause|set_current|::current|pause_current|ASYNC_pause_job"),
+    ("pool (take/give back)", r"take_job|give_back|with_idle|ThreadState::start_new|ThreadState::resume"),
+    ("job state and current", r"Job::enter|Job::pause|set_current|::current|pause_current|ASYNC_pause_job|ThreadState::run"),
 ]
 
 # Functions of other objects that belong to a step of the library's.

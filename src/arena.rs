@@ -74,9 +74,15 @@ impl<T> Arena<T> {
     /// Whether `p` is the address of a slot of this arena (free or not).
     #[inline]
     pub fn contains(&self, p: *const T) -> bool {
-        let base = self.base.load(Ordering::Acquire);
-        let offset = (p as usize).wrapping_sub(base);
-        base != 0 && offset < self.committed.load(Ordering::Acquire) && offset & (Self::slot() - 1) == 0
+        // Committed first: it is 0 until the base is set (and stored after
+        // it), so an arena not yet reserved contains nothing without a test
+        // of its own.
+        let committed = self.committed.load(Ordering::Acquire);
+        let offset = (p as usize).wrapping_sub(self.base.load(Ordering::Acquire));
+        // In slots, one compare for both conditions: rotating a misaligned
+        // offset carries its low bits to the top, past any committed length.
+        let shift = Self::slot().trailing_zeros();
+        offset.rotate_right(shift) < committed >> shift
     }
 
     /// A slot for a new `T`, zero-filled or as its last user left it; `None`

@@ -90,7 +90,19 @@ fn wait_ctx<'a>(ctx: *mut ASYNC_WAIT_CTX) -> Result<&'a mut WaitCtx, Error> {
     unsafe { ctx.cast::<WaitCtx>().as_mut() }.ok_or(error!(null, "ctx is NULL"))
 }
 
+#[inline(always)]
 fn thread_state() -> Result<&'static ThreadState, Error> {
+    match ThreadState::current_thread() {
+        Some(thread) => Ok(thread),
+        None => first_use(),
+    }
+}
+
+/// The thread's first call: its state is made. Out of line, so that the
+/// common case tests the thread word once.
+#[cold]
+#[inline(never)]
+fn first_use() -> Result<&'static ThreadState, Error> {
     ThreadState::get_or_create().ok_or(error!(no_memory, "cannot allocate thread state"))
 }
 
@@ -142,10 +154,16 @@ pub unsafe extern "C" fn ASYNC_start_job(
 ) -> c_int {
     export(c"ASYNC_start_job", ASYNC_ERR, || {
         let job = not_null(job, error!(null, "job is NULL"))?;
-        let thread = thread_state()?;
         // SAFETY: `job` is non-null and, per the contract, valid for reads.
         let handle = unsafe { *job }.cast::<Job>();
-        match thread.start_job(handle, ctx.cast(), func, args, size)? {
+        // The thread's state is fetched on each path: a resume needs no
+        // start arguments kept across a first call's set-up.
+        let started = if handle.is_null() {
+            thread_state()?.start_new(ctx.cast(), func, args, size)?
+        } else {
+            thread_state()?.resume(handle)?
+        };
+        match started {
             Started::Paused(paused) => {
                 // SAFETY: valid for writes per the contract.
                 unsafe { *job = paused.cast() };

@@ -76,9 +76,9 @@ unsafe fn carry_fp_env(target: &Context) {
 #[derive(Default)]
 pub struct Suspended(Cell<Option<Context>>);
 
-/// Where a `Suspended` keeps the fibre's saved stack pointer (null while
-/// the fibre runs): fcontext saves the registers at that address, which is
-/// how a debugger unwinds a paused job (see `introspect`).
+/// Where a `Suspended` keeps the saved stack pointer of the side that is
+/// not running: fcontext saves the registers at that address, which is how
+/// a debugger unwinds a paused job (see `introspect`).
 pub const SAVED_CONTEXT_OFFSET: usize = std::mem::offset_of!(Suspended, 0);
 const _: () = assert!(size_of::<Option<Context>>() == size_of::<usize>());
 
@@ -102,6 +102,17 @@ impl Suspended {
         self.0.set(Some(context));
     }
 
+    /// The context held here, left in place: the side switched to stores
+    /// the other side's context over it on arrival, so a copy costs no
+    /// store of its own, and a debugger reading the word between the two
+    /// sees the context switched to, whose frames are still there.
+    #[inline(always)]
+    fn held(&self) -> Option<Context> {
+        // SAFETY: `Context` is a plain pointer without `Drop`, and the copy
+        // is resumed at most once before the cell is overwritten.
+        unsafe { std::ptr::read(self.0.as_ptr()) }
+    }
+
     /// Switches into the job held here, passing it `data`; returns when the
     /// job yields, having stored the job's new suspension point here.
     /// `fresh` says the context was never entered (made by `on_stack`): it
@@ -112,8 +123,9 @@ impl Suspended {
     ///
     /// # Safety
     /// The held context must be live (its stack mapped) and not running.
+    #[inline(always)]
     pub unsafe fn enter(&self, data: usize, fresh: bool, watched: Option<&Stack>) -> Yield {
-        let Some(target) = self.0.take() else {
+        let Some(target) = self.held() else {
             // Only a context that was never stored leaves the side empty;
             // callers enter idle or paused jobs only, which always have one.
             return Yield::Finished;
@@ -143,8 +155,9 @@ impl Suspended {
     /// # Safety
     /// Must run on the job's own stack, with this cell holding the context of
     /// the code that entered the job.
+    #[inline(always)]
     pub unsafe fn leave(&self, why: Yield, notes: Option<&FibreNotes>) {
-        let Some(target) = self.0.take() else {
+        let Some(target) = self.held() else {
             return;
         };
         if let Some(notes) = notes {

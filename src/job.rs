@@ -80,7 +80,7 @@ pub struct Job {
     /// The wait context the job was started with; its first 16 bytes (the
     /// context and its resync flag, read at every pause) end the first line.
     wait: Attachment,
-    func: Cell<ASYNC_job_fn>,
+    func: Cell<Set<ASYNC_job_fn>>,
     args: Cell<*mut c_void>,
     ret: Cell<c_int>,
     args_on_heap: Cell<bool>,
@@ -193,7 +193,7 @@ impl Job {
             ret: Cell::new(0),
             owner: AtomicPtr::new(owner.cast_mut()),
             parent: Cell::new(ptr::null_mut()),
-            func: Cell::new(None),
+            func: Cell::new(no_function),
             args: Cell::new(ptr::null_mut()),
             wait: Attachment::default(),
             libctx: Cell::new(LibCtx::GLOBAL),
@@ -328,12 +328,11 @@ impl Job {
             unsafe { ptr::copy_nonoverlapping(args.cast::<u8>(), copy.cast::<u8>(), size) };
         }
         self.args.set(copy);
-        self.func.set(Some(func));
+        self.func.set(func);
         // SAFETY: a non-null wait context is live when the job starts (the
         // caller's contract with ASYNC_start_job); the attachment lives in
         // the arena and detaches before the job is freed.
         unsafe { self.wait.attach(wait_ctx) };
-        self.ret.set(0);
         true
     }
 
@@ -346,42 +345,48 @@ impl Job {
         self.args.set(ptr::null_mut());
     }
 
-    /// Clears what a finished run left behind and returns its result.
+    /// Clears what a finished run left behind and returns its result. The
+    /// function, the argument pointer and the result stay: `prepare` and
+    /// `run` set them afresh before they are read again.
     pub fn finish(&self) -> c_int {
-        self.free_args();
+        if self.args_on_heap.replace(false) {
+            // SAFETY: the block came from malloc in `prepare` and the job that
+            // used it has finished.
+            unsafe { libc::free(self.args.get()) };
+        }
         self.wait.detach();
-        self.func.set(None);
         self.set_state(State::Idle);
         self.ret.get()
     }
 
     /// Runs the job until it pauses or finishes, entered from `parent` (the
-    /// job that was running, or null), which `take_parent` or `abandon`
-    /// then gives back. Swaps
+    /// job that was running, or null), which the caller makes current again
+    /// afterwards (`abandon` gives it back if the job is left by `longjmp`).
+    /// `is_new` says the job is idle, about to start its
+    /// function (the caller knows, so the state is not read again). Swaps
     /// OpenSSL's default library context as OpenSSL does: the job runs with
     /// the context it last had (a new job with its starter's), and the
     /// starter gets its own back afterwards.
-    pub fn enter(&self, parent: *mut Job) -> Yield {
-        let is_new = self.state() == State::Idle;
+    #[inline(always)]
+    pub fn enter(&self, parent: *mut Job, is_new: bool) -> Yield {
         let starter_ctx = openssl::current_default();
         if !is_new {
             openssl::ensure_default(starter_ctx, self.libctx.get());
         }
         self.parent.set(parent);
         self.set_state(State::Running);
-        if watched() && log::enabled(Level::Trace) {
-            let what = if is_new { "start" } else { "resume" };
-            log::emit(Level::Trace, format_args!("{what} job {:p}", self));
-        }
-        // SAFETY: the job is idle or paused (checked by the callers), so its
-        // fibre holds a live suspended context on its mapped stack, which no
-        // one else touches while it runs.
-        let outcome = unsafe {
-            self.other_side.enter(
-                self as *const Job as usize,
-                self.fresh.replace(false),
-                self.stack_for_sanitizer(),
-            )
+        let outcome = if watched() {
+            self.switch_in_watched(is_new)
+        } else {
+            // Only an idle job can be fresh: a paused one has run.
+            let fresh = is_new && self.fresh.get();
+            if fresh {
+                self.fresh.set(false);
+            }
+            // SAFETY: the job is idle or paused (checked by the callers), so
+            // its fibre holds a live suspended context on its mapped stack,
+            // which no one else touches while it runs.
+            unsafe { self.other_side.enter(self as *const Job as usize, fresh, None) }
         };
         let job_ctx = openssl::current_default();
         openssl::ensure_default(job_ctx, starter_ctx);
@@ -389,31 +394,81 @@ impl Job {
         outcome
     }
 
+    /// `enter`'s switch when something follows switches (see `WATCHED`):
+    /// the trace line, and AddressSanitizer told about the stack.
+    #[cold]
+    #[inline(never)]
+    fn switch_in_watched(&self, is_new: bool) -> Yield {
+        if log::enabled(Level::Trace) {
+            let what = if is_new { "start" } else { "resume" };
+            log::emit(Level::Trace, format_args!("{what} job {:p}", self));
+        }
+        // SAFETY: as in `enter`.
+        unsafe {
+            self.other_side.enter(
+                self as *const Job as usize,
+                self.fresh.replace(false),
+                self.stack_for_sanitizer(),
+            )
+        }
+    }
+
     /// Called on the job's own stack by `ASYNC_pause_job`: hands control back
     /// to whoever entered the job, and returns once the job is resumed.
     /// `deepest` is the high-water mark, in bytes, of the stack depth at
     /// pauses that `RUSTASYNC_STATS` keeps (the caller's counter).
+    #[inline(always)]
     pub fn pause(&self, deepest: &AtomicU64) {
         self.set_state(State::Paused);
         if watched() {
-            if stats::depth_at_pause() {
-                self.note_depth(deepest);
-            }
-            if log::enabled(Level::Trace) {
-                log::emit(Level::Trace, format_args!("pause job {:p}", self));
-            }
+            self.pause_watched(deepest);
+        } else {
+            // SAFETY: this runs on the job's stack while it is running, so
+            // the other side holds the suspended code that entered it.
+            unsafe { self.other_side.leave(Yield::Paused, None) };
         }
-        // SAFETY: this runs on the job's stack while it is running, so the
-        // other side holds the suspended code that entered it.
-        unsafe { self.other_side.leave(Yield::Paused, self.notes()) };
-        self.check_dying();
         self.wait.resync_on_resume();
     }
 
-    /// The job that entered this one, once `enter` has returned.
-    #[inline]
-    pub fn take_parent(&self) -> *mut Job {
-        self.parent.replace(ptr::null_mut())
+    /// `pause`'s switch when something follows switches (see `WATCHED`).
+    #[cold]
+    #[inline(never)]
+    fn pause_watched(&self, deepest: &AtomicU64) {
+        if stats::depth_at_pause() {
+            self.note_depth(deepest);
+        }
+        if log::enabled(Level::Trace) {
+            log::emit(Level::Trace, format_args!("pause job {:p}", self));
+        }
+        // SAFETY: as in `pause`.
+        unsafe { self.other_side.leave(Yield::Paused, self.notes()) };
+        self.check_dying();
+    }
+
+    /// On the job's stack once its function returned: hands control back
+    /// for good, until the job is entered again.
+    #[inline(always)]
+    fn finished(&self) {
+        if watched() {
+            self.finished_watched();
+        } else {
+            // SAFETY: running on this job's stack, entered through `enter`.
+            unsafe { self.other_side.leave(Yield::Finished, None) };
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn finished_watched(&self) {
+        if log::enabled(Level::Trace) {
+            log::emit(
+                Level::Trace,
+                format_args!("finish job {:p} with {}", self, self.ret.get()),
+            );
+        }
+        // SAFETY: as in `finished`.
+        unsafe { self.other_side.leave(Yield::Finished, self.notes()) };
+        self.check_dying();
     }
 
     /// Gives up a running job that was left by `longjmp`: it can never
@@ -433,9 +488,16 @@ impl Job {
         let here = 0u8;
         let sp = ptr::from_ref(&here) as usize;
         let span = self.stack_span.get();
-        if span != u32::MAX {
-            return (self.stack_top.get() - span as usize..self.stack_top.get()).contains(&sp);
-        }
+        // bottom <= sp < top, as one unsigned compare: below the top, the
+        // distance from the top's last byte is less than the size.
+        self.stack_top.get().wrapping_sub(sp).wrapping_sub(1) < span as usize
+            || (span == u32::MAX && self.on_own_large_stack(sp))
+    }
+
+    /// `on_own_stack` for a stack too large for `stack_span`.
+    #[cold]
+    #[inline(never)]
+    fn on_own_large_stack(&self, sp: usize) -> bool {
         // SAFETY: the job is the thread's current one, so its stack Option
         // changes only on this thread, not during this read.
         match unsafe { &*self.stack.get() } {
@@ -477,12 +539,11 @@ impl Job {
     /// One run of the job's function, with any Rust panic stopped here: a
     /// panic must never unwind off the top of a fibre.
     fn run(&self) {
-        let result = match self.func.get() {
-            // SAFETY: `func` and its argument block were given to
-            // ASYNC_start_job, whose caller vouches for them.
-            Some(func) => catch_unwind(AssertUnwindSafe(|| unsafe { func(self.args.get()) })),
-            None => Ok(0),
-        };
+        let func = self.func.get();
+        // SAFETY: `func` and its argument block were given to
+        // ASYNC_start_job, whose caller vouches for them (`prepare` set both
+        // before this entry).
+        let result = catch_unwind(AssertUnwindSafe(|| unsafe { func(self.args.get()) }));
         let ret = result.unwrap_or_else(|_| {
             log::emit(
                 Level::Error,
@@ -491,10 +552,13 @@ impl Job {
             0
         });
         self.ret.set(ret);
-        if watched() && log::enabled(Level::Trace) {
-            log::emit(Level::Trace, format_args!("finish job {:p} with {ret}", self));
-        }
     }
+}
+
+/// A job's function before `prepare` gives it one (never run: a job is
+/// entered to run only once prepared).
+extern "C" fn no_function(_args: *mut c_void) -> c_int {
+    0
 }
 
 /// The first code a fibre runs. It loops forever: each time the job is taken
@@ -510,8 +574,6 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
     job.other_side.store(transfer.context);
     loop {
         job.run();
-        // SAFETY: running on this job's stack, entered through `enter`.
-        unsafe { job.other_side.leave(Yield::Finished, job.notes()) };
-        job.check_dying();
+        job.finished();
     }
 }

@@ -10,9 +10,10 @@
 //! libcrypto), `stats`, `log`, `config` (the settings, read with
 //! `secure_getenv`), `files` (files the library creates, safely),
 //! `overflow` (names a job stack overflow), `valgrind`, `sanitizer`, `lock`,
-//! `tls`, `trim` (when idle jobs go back to the kernel), `live` (live
-//! figures in a file) and `introspect` (what a debugger reads to find every
-//! job). Every `unsafe` block states why it is sound
+//! `tls`, `tsd` (a glibc thread-specific key read without a call), `trim`
+//! (when idle jobs go back to the kernel), `live` (live figures in a file)
+//! and `introspect` (what a debugger reads to find every job). Every
+//! `unsafe` block states why it is sound
 //! (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
@@ -44,5 +45,6 @@ mod stats;
 mod thread;
 mod tls;
 mod trim;
+mod tsd;
 mod valgrind;
 mod wait_ctx;

@@ -32,12 +32,27 @@
 //! writes one, when it must, with `pthread_setspecific`, as libcrypto does.
 //! Where that cannot be established beyond doubt (later OpenSSL keeps its
 //! thread-local values behind one key of its own), switches call libcrypto.
+//!
+//! With glibc on x86_64 the read need not be a call either: glibc keeps the
+//! values of keys below 32 at a fixed offset from the thread pointer
+//! (`tsd`). While the probe context is the default, the library finds the
+//! key's slot there (it must hold the probe, and then the restored
+//! default), and every thread that later uses the library checks that the
+//! slot agrees with `pthread_getspecific` and that its neighbour, the
+//! library's own thread-exit key, holds the thread's state; anything that
+//! does not check out puts the thread, and every thread after it, back on
+//! `pthread_getspecific`. glibc's sequence number (which hides a value left
+//! by an earlier key of the same number, since deleted) is checked as
+//! `pthread_getspecific` checks it, against the number the key had when it
+//! was found: libcrypto deletes its key only in `OPENSSL_cleanup`, after
+//! which libcrypto may not be used at all, so that number stays the key's.
 
 use std::ffi::{CStr, c_char, c_int, c_ulong, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::log::{self, Level};
+use crate::tsd;
 
 /// `ERR_LIB_ASYNC` in `<openssl/err.h>` (the same in 1.1 and 3).
 pub const ERR_LIB_ASYNC: c_int = 51;
@@ -66,7 +81,7 @@ struct Crypto {
     global_default: *mut c_void,
     /// The thread-specific key libcrypto keeps each thread's default in,
     /// when it was found (see the module's documentation).
-    default_key: Option<libc::pthread_key_t>,
+    default_key: Option<DefaultKey>,
     err_new: ErrNewFn,
     err_set_debug: ErrSetDebugFn,
     err_set_error: ErrSetErrorFn,
@@ -75,11 +90,22 @@ struct Crypto {
 /// Null until libcrypto 3 is found; then a leaked, immutable `Crypto`.
 static CRYPTO: AtomicPtr<Crypto> = AtomicPtr::new(ptr::null_mut());
 
-/// `Crypto::default_key` and `global_default` once both are known, copied
-/// out so that a switch reads two words: `NO_KEY` until then.
+/// libcrypto's key that holds each thread's default (`NO_KEY` until found).
 static DEFAULT_KEY: AtomicUsize = AtomicUsize::new(NO_KEY);
-static GLOBAL_DEFAULT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 const NO_KEY: usize = usize::MAX;
+/// Where that key's value sits in every thread's descriptor (a
+/// `tsd::Slot`'s offset), or 0: read it with `pthread_getspecific`.
+static DEFAULT_SLOT: AtomicUsize = AtomicUsize::new(0);
+/// glibc's sequence number of the key when it was found.
+static DEFAULT_SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// libcrypto's default-context key, and its slot in the thread descriptor
+/// with the key's sequence number when that could be established.
+#[derive(Clone, Copy)]
+struct DefaultKey {
+    key: libc::pthread_key_t,
+    slot: Option<(tsd::Slot, usize)>,
+}
 /// Null unless the process's libcrypto is 1.1; then its `ERR_put_error`.
 static PUT_ERROR_1_1: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 /// The loader's count of objects ever loaded when libcrypto was last looked
@@ -101,7 +127,6 @@ pub fn discover() {
     match resolve() {
         Some(Found::V3(found)) => {
             let key = found.default_key;
-            let global = found.global_default;
             let leaked = Box::into_raw(Box::new(found));
             if CRYPTO
                 .compare_exchange(ptr::null_mut(), leaked, Ordering::AcqRel, Ordering::Acquire)
@@ -111,10 +136,24 @@ pub fn discover() {
                 drop(unsafe { Box::from_raw(leaked) });
                 return;
             }
-            if let Some(key) = key {
-                GLOBAL_DEFAULT.store(global, Ordering::Relaxed);
-                DEFAULT_KEY.store(key as usize, Ordering::Release);
-            }
+            let how = match key {
+                Some(DefaultKey { key, slot }) => {
+                    DEFAULT_KEY.store(key as usize, Ordering::Release);
+                    match slot {
+                        Some((slot, seq)) => {
+                            DEFAULT_SEQ.store(seq, Ordering::Relaxed);
+                            DEFAULT_SLOT.store(slot.offset(), Ordering::Release);
+                            format!("from the thread descriptor (key {key}, offset {:#x})", slot.offset())
+                        }
+                        None => format!("with pthread_getspecific (key {key})"),
+                    }
+                }
+                None => "with OSSL_LIB_CTX_set0_default(NULL)".to_owned(),
+            };
+            log::emit(
+                Level::Debug,
+                format_args!("libcrypto 3 found; the default library context is read {how}"),
+            );
         }
         Some(Found::V1_1(put_error)) => {
             PUT_ERROR_1_1.store(put_error, Ordering::Release);
@@ -233,12 +272,13 @@ fn resolve_in(handle: *mut c_void) -> Option<Crypto> {
 }
 
 /// The thread-specific key that holds this thread's default library
-/// context, if exactly one key does. Cold: once per process.
+/// context, if exactly one key does, and its slot in the thread descriptor
+/// if it can be read there. Cold: once per process.
 fn find_default_key(
     handle: *mut c_void,
     set0_default: SetDefaultFn,
     global_default: *mut c_void,
-) -> Option<libc::pthread_key_t> {
+) -> Option<DefaultKey> {
     let new = symbol(handle, c"OSSL_LIB_CTX_new")?;
     let free = symbol(handle, c"OSSL_LIB_CTX_free")?;
     // SAFETY: libcrypto's own functions with their documented prototypes.
@@ -261,6 +301,12 @@ fn find_default_key(
     // put back before anything else runs on this thread.
     let previous = unsafe { set0_default(probe) };
     let holders: Vec<usize> = (0..KEYS).filter(|&key| value(key) == probe).collect();
+    // The slot must hold the probe now (glibc wrote the key's sequence
+    // number beside it), and the restored default below.
+    let slot = match holders.as_slice() {
+        &[key] => tsd::Slot::find(key as libc::pthread_key_t, probe).map(|slot| (slot, slot.read().0)),
+        _ => None,
+    };
     // SAFETY: `previous` was this thread's default a moment ago.
     unsafe { set0_default(previous) };
     // SAFETY: no thread has `probe` as its default any more.
@@ -272,7 +318,10 @@ fn find_default_key(
     // global one), or it is not the one libcrypto reads.
     let now = value(key);
     let restored = if now.is_null() { global_default } else { now };
-    (restored == previous).then_some(key as libc::pthread_key_t)
+    (restored == previous).then_some(DefaultKey {
+        key: key as libc::pthread_key_t,
+        slot: slot.filter(|(slot, _)| slot.read().1 == now),
+    })
 }
 
 fn local_libcrypto_handle(soname: &CStr) -> *mut c_void {
@@ -294,8 +343,9 @@ fn crypto() -> Option<&'static Crypto> {
     unsafe { CRYPTO.load(Ordering::Acquire).as_ref() }
 }
 
-/// A thread's default `OSSL_LIB_CTX`, as an opaque pointer. `GLOBAL` stands
-/// for libcrypto's global default (and for "no libcrypto").
+/// A thread's default `OSSL_LIB_CTX`, as an opaque pointer. `GLOBAL`
+/// (NULL, as libcrypto's key holds it) stands for libcrypto's global
+/// default, and for "no libcrypto".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LibCtx(*mut c_void);
 
@@ -303,66 +353,114 @@ impl LibCtx {
     pub const GLOBAL: LibCtx = LibCtx(ptr::null_mut());
 }
 
-/// The calling thread's current default library context (`GLOBAL` without
-/// libcrypto).
-#[inline]
+/// The calling thread's current default library context. Two loads from
+/// the thread descriptor where its slot is known (see the module's
+/// documentation), else a call.
+#[inline(always)]
 pub fn current_default() -> LibCtx {
+    let offset = DEFAULT_SLOT.load(Ordering::Relaxed);
+    if offset != 0 {
+        // SAFETY: a non-zero offset is that of the slot `find_default_key` found.
+        let (seq, data) = unsafe { tsd::Slot::at(offset) }.read();
+        if data.is_null() {
+            return LibCtx::GLOBAL;
+        }
+        // Otherwise as pthread_getspecific: a value left with another
+        // sequence number is not the key's. An out-of-date DEFAULT_SEQ
+        // (another thread found the slot a moment ago) only costs the call.
+        if seq == DEFAULT_SEQ.load(Ordering::Relaxed) {
+            return LibCtx(data);
+        }
+    }
+    current_default_called()
+}
+
+/// `current_default` by a call: `pthread_getspecific` on libcrypto's key,
+/// or libcrypto itself.
+#[cold]
+#[inline(never)]
+fn current_default_called() -> LibCtx {
     let key = DEFAULT_KEY.load(Ordering::Acquire);
     if key != NO_KEY {
         // SAFETY: reads this thread's value of libcrypto's key.
-        let own = unsafe { libc::pthread_getspecific(key as libc::pthread_key_t) };
-        return LibCtx(if own.is_null() {
-            GLOBAL_DEFAULT.load(Ordering::Relaxed)
-        } else {
-            own
-        });
+        return LibCtx(unsafe { libc::pthread_getspecific(key as libc::pthread_key_t) });
     }
     match crypto() {
-        // SAFETY: set0_default(NULL) only reads the thread's default context.
-        Some(c) => LibCtx(unsafe { (c.set0_default)(ptr::null_mut()) }),
+        Some(c) => {
+            // SAFETY: set0_default(NULL) only reads the thread's default context.
+            let now = unsafe { (c.set0_default)(ptr::null_mut()) };
+            if now == c.global_default {
+                LibCtx::GLOBAL
+            } else {
+                LibCtx(now)
+            }
+        }
         None => LibCtx::GLOBAL,
     }
 }
 
 /// Makes `wanted` the thread's default library context unless `current`,
 /// the thread's default now, already is it.
-#[inline]
+#[inline(always)]
 pub fn ensure_default(current: LibCtx, wanted: LibCtx) {
-    if current == wanted {
-        return;
-    }
-    if let Some(c) = crypto() {
-        let target = if wanted == LibCtx::GLOBAL {
-            c.global_default
-        } else {
-            wanted.0
-        };
-        if target != current.0 && !write_own_key(target, c.global_default) {
-            // SAFETY: `target` is the global default or a context that
-            // set0_default returned on this thread, so libcrypto knows it.
-            unsafe { (c.set0_default)(target) };
-        }
+    if current != wanted {
+        set_default(wanted);
     }
 }
 
-/// Writes `target` as the thread's default straight into libcrypto's key,
-/// as `OSSL_LIB_CTX_set0_default` does once its one-time set-up has run
-/// (it had: the key was found through it): NULL stands for the global
-/// default. False when the key is unknown or the write fails.
-#[inline]
-fn write_own_key(target: *mut c_void, global_default: *mut c_void) -> bool {
-    let key = DEFAULT_KEY.load(Ordering::Acquire);
-    if key == NO_KEY {
-        return false;
-    }
-    let value = if target == global_default {
-        ptr::null_mut()
-    } else {
-        target
+/// Writes `wanted` straight into libcrypto's key, as
+/// `OSSL_LIB_CTX_set0_default` does once its one-time set-up has run (it
+/// had: the key was found through it), NULL standing for the global
+/// default; through libcrypto where the key is unknown or the write fails.
+#[inline(never)]
+fn set_default(wanted: LibCtx) {
+    let Some(c) = crypto() else {
+        return;
     };
+    let key = DEFAULT_KEY.load(Ordering::Acquire);
     // SAFETY: libcrypto's own key on this thread, given a value of the kind
     // libcrypto stores there.
-    unsafe { libc::pthread_setspecific(key as libc::pthread_key_t, value) == 0 }
+    if key != NO_KEY && unsafe { libc::pthread_setspecific(key as libc::pthread_key_t, wanted.0) } == 0 {
+        return;
+    }
+    let target = if wanted == LibCtx::GLOBAL {
+        c.global_default
+    } else {
+        wanted.0
+    };
+    // SAFETY: `target` is the global default or a context that was this
+    // thread's default, so libcrypto knows it.
+    unsafe { (c.set0_default)(target) };
+}
+
+/// Called on each thread when it first uses the library, once its value of
+/// `own_key` (the library's thread-exit key) is `own_value`: confirms on
+/// this thread that the slot of libcrypto's key reads as
+/// `pthread_getspecific` does, and that the slot beside it for `own_key`
+/// holds `own_value`. If not, every thread reads with the call from now on.
+pub fn check_thread(own_key: libc::pthread_key_t, own_value: *mut c_void) {
+    let offset = DEFAULT_SLOT.load(Ordering::Acquire);
+    if offset == 0 {
+        return;
+    }
+    let key = DEFAULT_KEY.load(Ordering::Acquire) as libc::pthread_key_t;
+    // SAFETY: as in `current_default`.
+    let slot = unsafe { tsd::Slot::at(offset) };
+    // The direct read first: a call would clear a value left by an
+    // earlier key of the same number.
+    let direct = current_default();
+    let called = current_default_called();
+    let own = slot.sibling(key, own_key).map(|own| own.read().1);
+    if direct != called || own.is_some_and(|own| own != own_value) {
+        DEFAULT_SLOT.store(0, Ordering::Release);
+        log::emit(
+            Level::Info,
+            format_args!(
+                "the default library context's slot in the thread descriptor did not check out; \
+                 read with pthread_getspecific from now on"
+            ),
+        );
+    }
 }
 
 /// Puts `ERR_LIB_ASYNC`/`reason` on OpenSSL's error queue if libcrypto is

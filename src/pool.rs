@@ -271,12 +271,22 @@ impl Pool {
     /// new pool then reuses without counting it); with no pool it is freed.
     #[inline(always)]
     pub fn give_back(&self, job: &'static Job, counters: &ThreadCounters) {
-        let kept = self.limits.get().is_some()
-            && self.with_idle(counters, |idle| idle.try_reserve(1).map(|()| idle.push(job)).is_ok());
-        if !kept {
-            self.disown(job);
-            self.destroy(job, counters);
+        if self.limits.get().is_some() {
+            // SAFETY: as in with_idle.
+            let idle = unsafe { &mut *self.idle.get() };
+            if idle.try_reserve(1).is_ok() {
+                idle.push(job);
+                stats::set(&counters.idle, idle.len() as u64);
+                // with_idle's bookkeeping, less the low-water mark, which a
+                // longer list leaves where it was.
+                if self.trim.after_growth() {
+                    self.look_for_cold_jobs(idle.len(), counters);
+                }
+                return;
+            }
         }
+        self.disown(job);
+        self.destroy(job, counters);
     }
 
     /// Whether `handle` is a job of this pool paused.

@@ -189,7 +189,11 @@ impl ThreadCounters {
     #[inline(always)]
     pub fn on_resume(&self) {
         bump(&self.resumed);
-        drop_one(&self.paused_now);
+        // Not `drop_one`: the job was counted here when it paused (only its
+        // own thread resumes it, and a thread's counters start at zero with
+        // the thread), so the count is at least one.
+        let now = self.paused_now.load(Ordering::Relaxed);
+        self.paused_now.store(now.wrapping_sub(1), Ordering::Relaxed);
     }
 
     fn add_to(&self, sum: &mut Totals) {

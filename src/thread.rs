@@ -33,12 +33,15 @@ pub enum Started {
     NoJobs,
 }
 
+/// The pool comes first: its address, the owner word of its jobs, is then
+/// the state's own, which the resume path has in a register already.
+#[repr(C)]
 pub struct ThreadState {
+    pool: Pool,
     current: Cell<*mut Job>,
     /// Nesting depth of `ASYNC_block_pause`. Per thread, as in OpenSSL: a job
     /// that finishes with pausing blocked leaves it blocked for the next.
     blocked: Cell<u32>,
-    pool: Pool,
     /// The signal stack made for this thread, if it had none.
     alt_stack: Cell<Option<AltStack>>,
     /// What `RUSTASYNC_STATS` and `rustasync_stats` report for this thread
@@ -85,6 +88,7 @@ impl ThreadState {
             return None;
         }
         tls::set(state as usize);
+        openssl::check_thread(*exit_key()?, state.cast());
         // SAFETY: just made, and lives until the thread exits.
         let state = unsafe { &*state };
         // Unregistered by the thread-exit destructor before the state is freed.
@@ -117,64 +121,69 @@ impl ThreadState {
         }
     }
 
-    /// `ASYNC_start_job` once its pointers are known to be usable: resumes
-    /// `handle` if it is non-null, else starts `func` on a copy of the
-    /// argument block.
-    pub fn start_job(
+    /// `ASYNC_start_job` with a NULL job, once its pointers are known to be
+    /// usable: starts `func` on a copy of the argument block.
+    #[inline(always)]
+    pub fn start_new(
         &self,
-        handle: *mut Job,
         wait_ctx: *mut WaitCtx,
         func: ASYNC_job_fn,
         args: *const c_void,
         size: usize,
     ) -> Result<Started, Error> {
-        let job = if handle.is_null() {
-            let Some(func) = func else {
-                return Err(error!(null, "func is NULL"));
-            };
-            let Some(job) = self.pool.take_job(self.counters) else {
-                return Ok(Started::NoJobs);
-            };
-            // 1.1 takes a job from the pool before copying the arguments, so
-            // ASYNC_NO_JOBS wins over this refusal there too.
-            if !args.is_null() && size == 0 && openssl::is_1_1() {
-                self.pool.give_back(job, self.counters);
-                return Err(error!(
-                    no_memory,
-                    "args is not NULL but size is 0, which OpenSSL 1.1 refuses (its copy is a malloc(0))",
-                ));
-            }
-            if !job.prepare(func, args, size, wait_ctx) {
-                self.pool.give_back(job, self.counters);
-                return Err(error!(no_memory, "cannot copy the argument block"));
-            }
-            stats::bump(&self.counters.started);
-            job
-        } else {
-            match self.pool.resumable(handle) {
-                Some(job) => {
-                    self.counters.on_resume();
-                    job
-                }
-                None => {
-                    self.explain_refusal(handle);
-                    // Explained already; OpenSSL queues an invalid argument.
-                    return Err(error!(invalid, ""));
-                }
-            }
+        let Some(func) = func else {
+            return Err(error!(null, "func is NULL"));
         };
-        let outcome = job.enter(self.current.replace(job.as_handle()));
-        self.current.set(job.take_parent());
+        let Some(job) = self.pool.take_job(self.counters) else {
+            return Ok(Started::NoJobs);
+        };
+        // 1.1 takes a job from the pool before copying the arguments, so
+        // ASYNC_NO_JOBS wins over this refusal there too. (The version
+        // first: one flag where libcrypto is 3.)
+        if openssl::is_1_1() && !args.is_null() && size == 0 {
+            self.pool.give_back(job, self.counters);
+            return Err(error!(
+                no_memory,
+                "args is not NULL but size is 0, which OpenSSL 1.1 refuses (its copy is a malloc(0))",
+            ));
+        }
+        if !job.prepare(func, args, size, wait_ctx) {
+            self.pool.give_back(job, self.counters);
+            return Err(error!(no_memory, "cannot copy the argument block"));
+        }
+        stats::bump(&self.counters.started);
+        Ok(self.run(job, true))
+    }
+
+    /// `ASYNC_start_job` with a job: resumes `handle` if it is one of this
+    /// thread's paused jobs.
+    #[inline(always)]
+    pub fn resume(&self, handle: *mut Job) -> Result<Started, Error> {
+        let Some(job) = self.pool.resumable(handle) else {
+            self.explain_refusal(handle);
+            // Explained already; OpenSSL queues an invalid argument.
+            return Err(error!(invalid, ""));
+        };
+        self.counters.on_resume();
+        Ok(self.run(job, false))
+    }
+
+    /// Enters `job` as the current job until it pauses or finishes.
+    #[inline(always)]
+    fn run(&self, job: &'static Job, is_new: bool) -> Started {
+        let parent = self.current.replace(job.as_handle());
+        let outcome = job.enter(parent, is_new);
+        self.current.set(parent);
         match outcome {
             Yield::Paused => {
                 self.counters.on_pause();
-                Ok(Started::Paused(job.as_handle()))
+                Started::Paused(job.as_handle())
             }
             Yield::Finished => {
                 stats::bump(&self.counters.finished);
                 let ret = job.finish();
                 self.pool.give_back(job, self.counters);
-                Ok(Started::Finished(ret))
+                Started::Finished(ret)
             }
         }
     }

@@ -44,6 +44,15 @@ impl Trimmer {
         left == 0
     }
 
+    /// `after_change` for a change that made the list longer, which
+    /// cannot lower its low-water mark.
+    #[inline(always)]
+    pub fn after_growth(&self) -> bool {
+        let left = self.left.get().wrapping_sub(1);
+        self.left.set(left);
+        left == 0
+    }
+
     /// How many of the idle list's coldest jobs to retire now.
     #[cold]
     pub fn look(&self, len: usize) -> usize {

@@ -136,7 +136,9 @@ impl Attachment {
     }
 
     fn unlink(&self, ctx: &mut WaitCtx) {
-        let (prev, next) = (self.prev.replace(ptr::null()), self.next.replace(ptr::null()));
+        // Left as they are: they are read only while attached, and `attach`
+        // sets both.
+        let (prev, next) = (self.prev.get(), self.next.get());
         // SAFETY: neighbours are live attachments of the same context.
         unsafe {
             match prev.as_ref() {
