@@ -7,6 +7,7 @@
 //! RESULT context_switch <median ns> ns/roundtrip
 //! RESULT context_switch_fpflags_differ <median ns> ns/roundtrip
 //! RESULT context_switch_in_calls <median ns> ns/roundtrip
+//! RESULT context_switch_in_calls_two_threads <median ns> ns/roundtrip
 //! ```
 //!
 //! The crate saves and restores MXCSR (SSE control *and status* bits) on every
@@ -21,7 +22,9 @@
 //! program, `ASYNC_pause_job` to the job): the `ret` after a switch goes to
 //! another call chain than the one the CPU's return-stack predictor
 //! recorded, so each side pays a mispredicted return, which the inlined
-//! loops of the first two never do.
+//! loops of the first two never do. The fourth is the third on two threads
+//! at once (the floor under "two threads at once"): the mean of the two
+//! threads' median batches.
 //!
 //! The floors under "shuffled resumes" are 10,000 fibres, each on a stack
 //! laid out as the library lays out its own (see `src/stack.rs`: regions of
@@ -249,10 +252,28 @@ fn main() {
     let differ = run(RAISE_DIVBYZERO, batches, per_batch, warmup);
     let in_calls = run(SWITCH_IN_CALLS, batches, per_batch, warmup);
 
+    // Row 6's floor: the same returning switches on two threads at once,
+    // started together; each thread's median batch, then the mean of the two.
+    let both = std::sync::Barrier::new(2);
+    let two_threads: Vec<u128> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    both.wait();
+                    let times = run(SWITCH_IN_CALLS, batches, per_batch, warmup);
+                    summary(&times, 1).0 as u128
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().expect("floor thread")).collect()
+    });
+    let two_threads = vec![two_threads.iter().sum::<u128>() / 2];
+
     for (name, times) in [
         ("context_switch", &same),
         ("context_switch_fpflags_differ", &differ),
         ("context_switch_in_calls", &in_calls),
+        ("context_switch_in_calls_two_threads", &two_threads),
     ] {
         let (median, min, max) = summary(times, per_batch);
         println!("# {name}: {batches} batches x {per_batch} round trips, min {min:.2} max {max:.2} ns");

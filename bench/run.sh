@@ -196,12 +196,8 @@ for ((r = 1; r <= RUNS; r++)); do
     for name in $C_BENCHES; do
         for side in "${SIDES[@]}"; do c_bench "$side" "$name"; done
     done
-    for kind in "${SPEEDS[@]}"; do
-        for side in "${SIDES[@]}"; do speed_bench "$side" "$kind"; done
-    done
-    if [ "$HAPROXY_ON" = 1 ]; then
-        for side in "${SIDES[@]}"; do haproxy_bench "$side"; done
-    fi
+    # The floors right after the rows they stand under, before openssl speed
+    # and haproxy run, so that both meet the machine in the same state.
     if [ -n "$CONTEXT_BENCH" ]; then
         if [ -x "$CONTEXT_BENCH" ] && run floor context_switch "$CONTEXT_BENCH" $QFLAG; then
             awk '$1 == "RESULT" { printf "floor\t%s\t%s\t%s\n", $2, $3, $4 }' \
@@ -209,6 +205,12 @@ for ((r = 1; r <= RUNS; r++)); do
         else
             fail_run "context_switch ($CONTEXT_BENCH)" floor
         fi
+    fi
+    for kind in "${SPEEDS[@]}"; do
+        for side in "${SIDES[@]}"; do speed_bench "$side" "$kind"; done
+    done
+    if [ "$HAPROXY_ON" = 1 ]; then
+        for side in "${SIDES[@]}"; do haproxy_bench "$side"; done
     fi
 done
 
@@ -296,6 +298,7 @@ function label(m) {
     if (m == "context_switch") return "context crate: bare resume round trip"
     if (m == "context_switch_fpflags_differ") return "same, FP status flags differ"
     if (m == "context_switch_in_calls") return "same, each switch inside a function that returns (as an API must)"
+    if (m == "context_switch_in_calls_two_threads") return "same, on two threads at once (per thread)"
     if (m == "context_switch_shuffled") return "context crate: " shuffle_n " fibres on the library'"'"'s stack layout, shuffled resumes"
     if (m == "context_switch_shuffled_in_calls") return "same, each switch inside a function that returns"
     if (m == "context_switch_shuffled_blocks") return "same, and each context behind a checked 256-byte block (as a job handle)"
@@ -365,9 +368,15 @@ END {
         f = cell("floor" SUBSEP m); fm = MED
         # The library row each floor stands under.
         lib = (m == "context_switch" || m == "context_switch_in_calls") ? "pause_resume" : (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
-              (m ~ /^context_switch_shuffled/) ? "shuffled_resume" : ""
+              (m ~ /^context_switch_shuffled/) ? "shuffled_resume" : \
+              (m == "context_switch_in_calls_two_threads") ? "two_threads_pause_resume" : ""
         over = "-"
         if (lib != "") { cell("rustasync" SUBSEP lib); if (MED != "" && fm != "" && fm > 0) over = sprintf("%.2f", MED / fm) }
+        # Start -> finish is one returning round trip too.
+        if (m == "context_switch_in_calls" || m == "context_switch_in_calls_two_threads") {
+            cell("rustasync" SUBSEP (m == "context_switch_in_calls" ? "start_finish" : "two_threads_start_finish"))
+            if (MED != "" && fm != "" && fm > 0) over = over " (start -> finish " sprintf("%.2f", MED / fm) ")"
+        }
         printf "| %s | %s | %s | %s |\n", label(m), unit[m], f, over
     }
 }' "$RAW" >"$TABLE"
