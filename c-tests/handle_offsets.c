@@ -6,9 +6,12 @@
  * more, the neighbouring slots, the arena's first slot and what lies below
  * it), and a few far ones (1, 16, the top of the address space, the
  * handle's complement). The handle check is one rotate-and-compare against
- * the arena; each of these must be refused with ASYNC_ERR (OpenSSL 3.0
- * would follow the pointer, hence rustasync only) and leave the three jobs
- * paused, each then finishing with its own result.
+ * the arena, then the job's state and owner; each of these must be refused
+ * with ASYNC_ERR, without a crash (OpenSSL 3.0 would follow the pointer,
+ * hence rustasync only), and leave the three jobs paused, each then
+ * finishing with its own result. (An arena check without the rotate, so
+ * accepting misaligned addresses, is not caught here: the state and owner
+ * checks refuse those too.)
  */
 #include <stdint.h>
 #include <openssl/async.h>
