@@ -38,6 +38,7 @@ declare -A NEEDS_3=(
     [libctx_first_change]="OSSL_LIB_CTX"
     [libctx_dlsym]="OSSL_LIB_CTX"
     [libctx_direct_read]="OSSL_LIB_CTX"
+    [libctx_high_key]="OSSL_LIB_CTX"
     [wait_ctx_callback_status]="ASYNC_WAIT_CTX_set_callback/set_status"
 )
 # Differential tests that assert a 3.x behaviour 1.1.1 does not have: in a
