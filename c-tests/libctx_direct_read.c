@@ -17,19 +17,15 @@
  * 3.1, where libcrypto keeps the default in a key of its own), and no line
  * saying a thread found it wrong and went back to the call.
  */
-#include <pthread.h>
 #include <stdint.h>
-#include <string.h>
-#include <unistd.h>
-#include <openssl/crypto.h>
-#include <openssl/async.h>
 #include "common.h"
 
 #define LEFT_KEYS 31
 #define THREADS 4
 #define ROUNDS 1000
 
-static OSSL_LIB_CTX *base, *jobs_own, *callers_own;
+#include "libctx_switching.h"
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 static int stage;
@@ -50,19 +46,6 @@ static void advance_to(int next)
     pthread_mutex_unlock(&lock);
 }
 
-static const char *current(void)
-{
-    OSSL_LIB_CTX *c = OSSL_LIB_CTX_set0_default(NULL);
-
-    if (c == base)
-        return "the original default";
-    if (c == jobs_own && jobs_own != NULL)
-        return "the job's own ctx";
-    if (c == callers_own && callers_own != NULL)
-        return "the caller's own ctx";
-    return "some other ctx";
-}
-
 static int passive_job(void *arg)
 {
     (void)arg;
@@ -73,14 +56,6 @@ static int passive_job(void *arg)
     ASYNC_pause_job();
     printf("  job: resumed with %s; finishing\n", current());
     return 1;
-}
-
-static void step(ASYNC_JOB **job, ASYNC_WAIT_CTX *ctx)
-{
-    int ret = 0, rc = ASYNC_start_job(job, ctx, &ret, passive_job, NULL, 0);
-
-    printf("caller: %s, default is %s\n",
-           rc == ASYNC_PAUSE ? "ASYNC_PAUSE" : rc == ASYNC_FINISH ? "ASYNC_FINISH" : "other", current());
 }
 
 /* Scenario 1's thread: leaves values behind in deleted keys, then (once
@@ -109,80 +84,33 @@ static void *stale_thread(void *arg)
 
     ctx = ASYNC_WAIT_CTX_new();
     printf("stale thread: starts a job\n");
-    step(&job, ctx);
-    step(&job, ctx);
+    step(&job, ctx, passive_job);
+    step(&job, ctx, passive_job);
     OSSL_LIB_CTX_set0_default(callers_own);
     printf("stale thread: set its own ctx, now %s\n", current());
-    step(&job, ctx);
+    step(&job, ctx, passive_job);
     OSSL_LIB_CTX_set0_default(base);
     printf("stale thread: set the original default back, now %s\n", current());
     ASYNC_WAIT_CTX_free(ctx);
     return NULL;
 }
 
-struct worker {
-    OSSL_LIB_CTX *own, *mine;
-    int wrong_in_job, wrong_in_caller;
-};
+static int direct, gave_up;
 
-static int pausing_job(void *arg)
+static void seen(const char *line)
 {
-    struct worker *w = *(struct worker **)arg;
-    int i;
-
-    OSSL_LIB_CTX_set0_default(w->own);
-    for (i = 0; i < ROUNDS; i++) {
-        ASYNC_pause_job();
-        if (OSSL_LIB_CTX_set0_default(NULL) != w->own)
-            w->wrong_in_job++;
-    }
-    return 1;
+    if (strstr(line, "default library context is read from the thread descriptor") != NULL)
+        direct = 1;
+    if (strstr(line, "did not check out") != NULL)
+        gave_up = 1;
 }
 
-static void *worker_thread(void *arg)
+/* Against rustasync: what the debug lines say of the read. */
+static void check_direct_read(struct debug_log *log)
 {
-    struct worker *w = arg;
-    ASYNC_JOB *job = NULL;
-    /* OpenSSL 3.0 resumes a paused job only with a wait context. */
-    ASYNC_WAIT_CTX *ctx = ASYNC_WAIT_CTX_new();
-    int ret = 0, rc, resumes = 0;
-
-    do {
-        rc = ASYNC_start_job(&job, ctx, &ret, pausing_job, &w, sizeof(w));
-        if (OSSL_LIB_CTX_set0_default(NULL) != base)
-            w->wrong_in_caller++;
-        /* The caller's own changes between resumes, as libssl's callers make them. */
-        if (++resumes % 2 == 0) {
-            OSSL_LIB_CTX_set0_default(w->mine);
-            if (OSSL_LIB_CTX_set0_default(NULL) != w->mine)
-                w->wrong_in_caller++;
-            OSSL_LIB_CTX_set0_default(base);
-        }
-    } while (rc == ASYNC_PAUSE);
-    if (rc != ASYNC_FINISH || ret != 1)
-        w->wrong_in_caller++;
-    ASYNC_WAIT_CTX_free(ctx);
-    return NULL;
-}
-
-/* Against rustasync: the debug lines the run wrote, which `log` captured. */
-static void check_direct_read(FILE *log, int saved_stderr)
-{
-    char line[512];
-    int direct = 0, gave_up = 0;
     unsigned long version = OpenSSL_version_num();
 
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    rewind(log);
-    while (fgets(line, sizeof(line), log) != NULL) {
-        if (strstr(line, "default library context is read from the thread descriptor") != NULL)
-            direct = 1;
-        if (strstr(line, "did not check out") != NULL)
-            gave_up = 1;
-        if (strncmp(line, "rustasync: debug: ", 18) != 0 && strncmp(line, "rustasync: info: ", 17) != 0)
-            fputs(line, stderr); /* anything else belongs on the real stderr */
-    }
+    debug_log_finish(log, seen);
     if (gave_up) {
         printf("FAILED: a thread found the direct read of the default library context wrong\n");
         test_failures++;
@@ -195,26 +123,18 @@ static void check_direct_read(FILE *log, int saved_stderr)
     }
 #endif
     (void)version;
-    (void)direct;
 }
 
 int main(void)
 {
-    pthread_t stale, workers[THREADS];
-    struct worker work[THREADS];
+    pthread_t stale;
     int rustasync = strcmp(TEST_EXPECT_IMPL, "librustasync.so") == 0;
-    FILE *log = NULL;
-    int saved_stderr = -1, i;
+    struct debug_log log;
 
-    if (rustasync) {
-        /* Before the library's first use, which reads the setting. */
-        setenv("RUSTASYNC_LOG", "debug", 1);
-        log = tmpfile();
-        saved_stderr = dup(2);
-        if (log == NULL || saved_stderr < 0 || dup2(fileno(log), 2) < 0) {
-            printf("FAILED: cannot capture stderr\n");
-            return EXIT_FAILURE;
-        }
+    /* Before the library's first use. */
+    if (rustasync && !debug_log_start(&log)) {
+        printf("FAILED: cannot capture stderr\n");
+        return EXIT_FAILURE;
     }
 
     /* 1. The thread leaves its values behind before libcrypto makes any key. */
@@ -229,24 +149,11 @@ int main(void)
     pthread_join(stale, NULL);
 
     /* 2. Threads started afterwards. */
-    for (i = 0; i < THREADS; i++) {
-        work[i].own = OSSL_LIB_CTX_new();
-        work[i].mine = OSSL_LIB_CTX_new();
-        work[i].wrong_in_job = work[i].wrong_in_caller = 0;
-        pthread_create(&workers[i], NULL, worker_thread, &work[i]);
-    }
-    for (i = 0; i < THREADS; i++) {
-        pthread_join(workers[i], NULL);
-        printf("worker %d: %d switches; wrong default in the job %d times, in the caller %d times\n", i,
-               2 * ROUNDS, work[i].wrong_in_job, work[i].wrong_in_caller);
-        CHECK(work[i].wrong_in_job == 0 && work[i].wrong_in_caller == 0);
-        OSSL_LIB_CTX_free(work[i].own);
-        OSSL_LIB_CTX_free(work[i].mine);
-    }
+    run_workers(THREADS, NULL);
     printf("main: default is %s\n", current());
 
     if (rustasync)
-        check_direct_read(log, saved_stderr);
+        check_direct_read(&log);
     OSSL_LIB_CTX_free(jobs_own);
     OSSL_LIB_CTX_free(callers_own);
     return TEST_DONE();
