@@ -349,7 +349,10 @@ impl Job {
     /// function, the argument pointer and the result stay: `prepare` and
     /// `run` set them afresh before they are read again.
     pub fn finish(&self) -> c_int {
-        if self.args_on_heap.replace(false) {
+        // Tested before it is cleared: a job whose arguments were inline
+        // (nearly every one) then stores nothing.
+        if self.args_on_heap.get() {
+            self.args_on_heap.set(false);
             // SAFETY: the block came from malloc in `prepare` and the job that
             // used it has finished.
             unsafe { libc::free(self.args.get()) };
@@ -416,12 +419,14 @@ impl Job {
     /// Called on the job's own stack by `ASYNC_pause_job`: hands control back
     /// to whoever entered the job, and returns once the job is resumed.
     /// `deepest` is the high-water mark, in bytes, of the stack depth at
-    /// pauses that `RUSTASYNC_STATS` keeps (the caller's counter).
+    /// pauses that `RUSTASYNC_STATS` keeps (the caller's counter), asked
+    /// for only when something watches switches: finding it is a load the
+    /// unwatched pause need not make.
     #[inline(always)]
-    pub fn pause(&self, deepest: &AtomicU64) {
+    pub fn pause<'a>(&self, deepest: impl FnOnce() -> &'a AtomicU64) {
         self.set_state(State::Paused);
         if watched() {
-            self.pause_watched(deepest);
+            self.pause_watched(deepest());
         } else {
             // SAFETY: this runs on the job's stack while it is running, so
             // the other side holds the suspended code that entered it.

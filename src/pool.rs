@@ -88,9 +88,12 @@ impl Pool {
         // with_idle runs job code or re-enters while the borrow lives.
         let idle = unsafe { &mut *self.idle.get() };
         let result = f(idle);
-        stats::set(&counters.idle, idle.len() as u64);
-        if self.trim.after_change(idle.len()) {
-            self.look_for_cold_jobs(idle.len(), counters);
+        // The length read once: the counter's store could alias it for the
+        // compiler.
+        let len = idle.len();
+        stats::set(&counters.idle, len as u64);
+        if self.trim.after_change(len) {
+            self.look_for_cold_jobs(len, counters);
         }
         result
     }

@@ -219,7 +219,7 @@ impl ThreadState {
                 self.current.set(job.abandon());
                 return false;
             }
-            job.pause(&self.counters.deepest_at_pause);
+            job.pause(|| &self.counters.deepest_at_pause);
         }
         true
     }
