@@ -180,9 +180,12 @@ impl ThreadState {
                 Started::Paused(job.as_handle())
             }
             Yield::Finished => {
-                stats::bump(&self.counters.finished);
+                // Read once: `finish` stores through the job, and the
+                // compiler would read the field again after it.
+                let counters = self.counters;
+                stats::bump(&counters.finished);
                 let ret = job.finish();
-                self.pool.give_back(job, self.counters);
+                self.pool.give_back(job, counters);
                 Started::Finished(ret)
             }
         }
