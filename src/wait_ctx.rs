@@ -115,10 +115,10 @@ impl Attachment {
         let Some(ctx) = (unsafe { ctx.as_mut() }) else {
             return;
         };
-        // SAFETY: attached users are live attachments (they unlink before
-        // they go away).
         // Read once: the stores below could alias it for the compiler.
         let users = ctx.users;
+        // SAFETY: attached users are live attachments (they unlink before
+        // they go away).
         if let Some(first) = unsafe { users.as_ref() } {
             // Jobs running at the same time on one context: it cannot mark
             // them all, so they reset at every resume, as OpenSSL does.
