@@ -62,6 +62,11 @@ pub struct Job {
     /// rather than found from the stack's address, which sits in the
     /// second cache line.
     fresh: Cell<bool>,
+    /// `WATCHED` as it was when the job was made (it is settled before a
+    /// thread makes its first job, and never changes after): read from the
+    /// line the switch reads anyway, it is one compare with memory instead
+    /// of a load of a global and a test.
+    watched: Cell<bool>,
     /// The usable size of the stack, for `on_own_stack` (`u32::MAX`: too
     /// large to hold here, ask `stack`).
     stack_span: Cell<u32>,
@@ -187,6 +192,7 @@ impl Job {
             inline_args: UnsafeCell::new(InlineArgs([0; INLINE_ARGS])),
             state: AtomicU8::new(State::Idle as u8),
             fresh: Cell::new(true),
+            watched: Cell::new(watched()),
             stack_span: Cell::new(span),
             stack_top: Cell::new(stack.top() as usize),
             args_on_heap: Cell::new(false),
@@ -378,7 +384,7 @@ impl Job {
         }
         self.parent.set(parent);
         self.set_state(State::Running);
-        let outcome = if watched() {
+        let outcome = if self.watched.get() {
             self.switch_in_watched(is_new)
         } else {
             // Only an idle job can be fresh: a paused one has run.
@@ -425,7 +431,7 @@ impl Job {
     #[inline(always)]
     pub fn pause<'a>(&self, deepest: impl FnOnce() -> &'a AtomicU64) {
         self.set_state(State::Paused);
-        if watched() {
+        if self.watched.get() {
             self.pause_watched(deepest());
         } else {
             // SAFETY: this runs on the job's stack while it is running, so
@@ -454,7 +460,7 @@ impl Job {
     /// for good, until the job is entered again.
     #[inline(always)]
     fn finished(&self) {
-        if watched() {
+        if self.watched.get() {
             self.finished_watched();
         } else {
             // SAFETY: running on this job's stack, entered through `enter`.
