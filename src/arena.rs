@@ -25,6 +25,8 @@ const COMMIT_STEP: usize = 1 << 21;
 pub struct Arena<T> {
     base: AtomicUsize,
     committed: AtomicUsize,
+    /// `committed` in slots, for `contains`, which then needs no shift.
+    committed_slots: AtomicUsize,
     state: Lock<ArenaState>,
     marker: std::marker::PhantomData<fn() -> T>,
 }
@@ -50,6 +52,7 @@ impl<T> Arena<T> {
         Arena {
             base: AtomicUsize::new(0),
             committed: AtomicUsize::new(0),
+            committed_slots: AtomicUsize::new(0),
             state: Lock::new(ArenaState {
                 reserved: 0,
                 bump: 0,
@@ -77,12 +80,11 @@ impl<T> Arena<T> {
         // Committed first: it is 0 until the base is set (and stored after
         // it), so an arena not yet reserved contains nothing without a test
         // of its own.
-        let committed = self.committed.load(Ordering::Acquire);
+        let committed_slots = self.committed_slots.load(Ordering::Acquire);
         let offset = (p as usize).wrapping_sub(self.base.load(Ordering::Acquire));
         // In slots, one compare for both conditions: rotating a misaligned
         // offset carries its low bits to the top, past any committed length.
-        let shift = Self::slot().trailing_zeros();
-        offset.rotate_right(shift) < committed >> shift
+        offset.rotate_right(Self::slot().trailing_zeros()) < committed_slots
     }
 
     /// A slot for a new `T`, zero-filled or as its last user left it; `None`
@@ -128,6 +130,10 @@ impl<T> Arena<T> {
                 return None;
             }
             self.committed.store(committed + grow, Ordering::Release);
+            // Rounded down (a part of a slot holds no job; the lengths are
+            // whole pages, so nothing is lost).
+            self.committed_slots
+                .store((committed + grow) / Self::slot(), Ordering::Release);
         }
         state.bump = end;
         Some((base + offset) as *mut T)

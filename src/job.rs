@@ -57,11 +57,9 @@ struct InlineArgs([u8; INLINE_ARGS]);
 #[repr(C, align(64))]
 pub struct Job {
     state: AtomicU8,
-    /// The fibre was never entered (it starts with the floating-point
-    /// environment it was made with, as OpenSSL's fresh context does). Here
-    /// rather than found from the stack's address, which sits in the
-    /// second cache line.
-    fresh: Cell<bool>,
+    /// `FRESH` and `WATCHING` (see there): one byte, so that a start tests
+    /// both at once.
+    flags: Cell<u8>,
     /// The usable size of the stack, for `on_own_stack` (`u32::MAX`: too
     /// large to hold here, ask `stack`).
     stack_span: Cell<u32>,
@@ -114,6 +112,17 @@ fn watched() -> bool {
     WATCHED.load(Ordering::Relaxed)
 }
 
+/// `Job::flags`: the fibre was never entered (it starts with the
+/// floating-point environment it was made with, as OpenSSL's fresh context
+/// does). Here rather than found from the stack's address, which sits in
+/// the second cache line.
+const FRESH: u8 = 1;
+/// `Job::flags`: `WATCHED` as it was when the job was made. It is settled
+/// before a thread makes its first job and never changes after; read from
+/// the line a switch reads anyway, it is one test of memory instead of a
+/// load of a global and a test.
+const WATCHING: u8 = 2;
+
 /// Byte offsets of what a debugger reads in a control block (see
 /// `introspect`): state, owning thread, wait context, the fibre's saved
 /// context, the stack's bottom and size, and (while the job runs) the saved
@@ -144,6 +153,11 @@ impl Job {
         // reference is sound even to a slot another call is changing on this
         // thread; other threads read only the atomic `state` and `owner`.
         JOBS.contains(handle).then(|| unsafe { &*handle })
+    }
+
+    #[inline(always)]
+    fn watching(&self) -> bool {
+        self.flags.get() & WATCHING != 0
     }
 
     pub fn as_handle(&self) -> *mut Job {
@@ -186,7 +200,7 @@ impl Job {
         let job = Job {
             inline_args: UnsafeCell::new(InlineArgs([0; INLINE_ARGS])),
             state: AtomicU8::new(State::Idle as u8),
-            fresh: Cell::new(true),
+            flags: Cell::new(FRESH | if watched() { WATCHING } else { 0 }),
             stack_span: Cell::new(span),
             stack_top: Cell::new(stack.top() as usize),
             args_on_heap: Cell::new(false),
@@ -349,7 +363,10 @@ impl Job {
     /// function, the argument pointer and the result stay: `prepare` and
     /// `run` set them afresh before they are read again.
     pub fn finish(&self) -> c_int {
-        if self.args_on_heap.replace(false) {
+        // Tested before it is cleared: a job whose arguments were inline
+        // (nearly every one) then stores nothing.
+        if self.args_on_heap.get() {
+            self.args_on_heap.set(false);
             // SAFETY: the block came from malloc in `prepare` and the job that
             // used it has finished.
             unsafe { libc::free(self.args.get()) };
@@ -375,18 +392,15 @@ impl Job {
         }
         self.parent.set(parent);
         self.set_state(State::Running);
-        let outcome = if watched() {
-            self.switch_in_watched(is_new)
+        // Only an idle job can be fresh: a paused one has run.
+        let slow = if is_new { FRESH | WATCHING } else { WATCHING };
+        let outcome = if self.flags.get() & slow != 0 {
+            self.switch_in_slow(is_new)
         } else {
-            // Only an idle job can be fresh: a paused one has run.
-            let fresh = is_new && self.fresh.get();
-            if fresh {
-                self.fresh.set(false);
-            }
             // SAFETY: the job is idle or paused (checked by the callers), so
             // its fibre holds a live suspended context on its mapped stack,
             // which no one else touches while it runs.
-            unsafe { self.other_side.enter(self as *const Job as usize, fresh, None) }
+            unsafe { self.other_side.enter(self as *const Job as usize, false, None) }
         };
         let job_ctx = openssl::current_default();
         openssl::ensure_default(job_ctx, starter_ctx);
@@ -394,34 +408,41 @@ impl Job {
         outcome
     }
 
-    /// `enter`'s switch when something follows switches (see `WATCHED`):
-    /// the trace line, and AddressSanitizer told about the stack.
+    /// `enter`'s switch into a fresh job (once per job), or when something
+    /// follows switches (see `WATCHED`): the trace line, and
+    /// AddressSanitizer told about the stack.
     #[cold]
     #[inline(never)]
-    fn switch_in_watched(&self, is_new: bool) -> Yield {
+    fn switch_in_slow(&self, is_new: bool) -> Yield {
+        let flags = self.flags.get();
+        self.flags.set(flags & !FRESH);
+        let fresh = flags & FRESH != 0;
+        if flags & WATCHING == 0 {
+            // SAFETY: as in `enter`.
+            return unsafe { self.other_side.enter(self as *const Job as usize, fresh, None) };
+        }
         if log::enabled(Level::Trace) {
             let what = if is_new { "start" } else { "resume" };
             log::emit(Level::Trace, format_args!("{what} job {:p}", self));
         }
         // SAFETY: as in `enter`.
         unsafe {
-            self.other_side.enter(
-                self as *const Job as usize,
-                self.fresh.replace(false),
-                self.stack_for_sanitizer(),
-            )
+            self.other_side
+                .enter(self as *const Job as usize, fresh, self.stack_for_sanitizer())
         }
     }
 
     /// Called on the job's own stack by `ASYNC_pause_job`: hands control back
     /// to whoever entered the job, and returns once the job is resumed.
     /// `deepest` is the high-water mark, in bytes, of the stack depth at
-    /// pauses that `RUSTASYNC_STATS` keeps (the caller's counter).
+    /// pauses that `RUSTASYNC_STATS` keeps (the caller's counter), asked
+    /// for only when something watches switches: finding it is a load the
+    /// unwatched pause need not make.
     #[inline(always)]
-    pub fn pause(&self, deepest: &AtomicU64) {
+    pub fn pause<'a>(&self, deepest: impl FnOnce() -> &'a AtomicU64) {
         self.set_state(State::Paused);
-        if watched() {
-            self.pause_watched(deepest);
+        if self.watching() {
+            self.pause_watched(deepest());
         } else {
             // SAFETY: this runs on the job's stack while it is running, so
             // the other side holds the suspended code that entered it.
@@ -449,7 +470,7 @@ impl Job {
     /// for good, until the job is entered again.
     #[inline(always)]
     fn finished(&self) {
-        if watched() {
+        if self.watching() {
             self.finished_watched();
         } else {
             // SAFETY: running on this job's stack, entered through `enter`.

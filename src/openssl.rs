@@ -361,14 +361,14 @@ pub fn current_default() -> LibCtx {
     let offset = DEFAULT_SLOT.load(Ordering::Relaxed);
     if offset != 0 {
         // SAFETY: a non-zero offset is that of the slot `find_default_key` found.
-        let (seq, data) = unsafe { tsd::Slot::at(offset) }.read();
+        let (data, seq) = unsafe { tsd::Slot::at(offset) }.read_data();
         if data.is_null() {
             return LibCtx::GLOBAL;
         }
         // Otherwise as pthread_getspecific: a value left with another
         // sequence number is not the key's. An out-of-date DEFAULT_SEQ
         // (another thread found the slot a moment ago) only costs the call.
-        if seq == DEFAULT_SEQ.load(Ordering::Relaxed) {
+        if seq() == DEFAULT_SEQ.load(Ordering::Relaxed) {
             return LibCtx(data);
         }
     }

@@ -88,11 +88,19 @@ impl Pool {
         // with_idle runs job code or re-enters while the borrow lives.
         let idle = unsafe { &mut *self.idle.get() };
         let result = f(idle);
-        stats::set(&counters.idle, idle.len() as u64);
-        if self.trim.after_change(idle.len()) {
-            self.look_for_cold_jobs(idle.len(), counters);
-        }
+        self.after_idle_change(idle.len(), counters);
         result
+    }
+
+    /// After every change of the idle list, with its new length: the idle
+    /// count, and the trimming countdown. (The length is passed, read once:
+    /// the counter's store could alias it for the compiler.)
+    #[inline(always)]
+    fn after_idle_change(&self, len: usize, counters: &ThreadCounters) {
+        stats::set(&counters.idle, len as u64);
+        if self.trim.after_change(len) {
+            self.look_for_cold_jobs(len, counters);
+        }
     }
 
     /// Out of line, so that the idle-list helpers stay small on the hot path.
@@ -235,9 +243,16 @@ impl Pool {
             // First use without ASYNC_init_thread behaves as (0, 0).
             self.init(0, 0, counters);
         }
-        if let Some(job) = self.with_idle(counters, Vec::pop) {
+        // SAFETY: as in with_idle.
+        let idle = unsafe { &mut *self.idle.get() };
+        if let Some(job) = idle.pop() {
+            // with_idle's bookkeeping, on each branch of the pop, so that
+            // the job found needs no second test after it.
+            self.after_idle_change(idle.len(), counters);
             return Some(job);
         }
+        // An empty list counts as a change too, as it always has.
+        self.after_idle_change(0, counters);
         let limits = self.limits.get()?;
         if limits.retired > 0 {
             // Made again in place of a retired idle job: the count stays.

@@ -9,6 +9,7 @@ use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 
 use crate::ctypes::ASYNC_job_fn;
 use crate::error::{Error, error};
@@ -180,9 +181,12 @@ impl ThreadState {
                 Started::Paused(job.as_handle())
             }
             Yield::Finished => {
-                stats::bump(&self.counters.finished);
+                // Read once: `finish` stores through the job, and the
+                // compiler would read the field again after it.
+                let counters = self.counters;
+                stats::bump(&counters.finished);
                 let ret = job.finish();
-                self.pool.give_back(job, self.counters);
+                self.pool.give_back(job, counters);
                 Started::Finished(ret)
             }
         }
@@ -219,7 +223,7 @@ impl ThreadState {
                 self.current.set(job.abandon());
                 return false;
             }
-            job.pause(&self.counters.deepest_at_pause);
+            job.pause(deepest_at_pause);
         }
         true
     }
@@ -237,6 +241,16 @@ impl ThreadState {
             self.blocked.set(self.blocked.get().saturating_sub(1));
         }
     }
+}
+
+/// The calling thread's high-water mark of the stack depth at pauses, for
+/// a watched pause. Out of line and found afresh: passed as a reference,
+/// the compiler loaded the counters' address on every pause, watched or not.
+#[cold]
+#[inline(never)]
+fn deepest_at_pause() -> &'static AtomicU64 {
+    static NONE: AtomicU64 = AtomicU64::new(0);
+    ThreadState::current_thread().map_or(&NONE, |thread| &thread.counters.deepest_at_pause)
 }
 
 fn exit_key() -> Option<&'static libc::pthread_key_t> {

@@ -38,7 +38,11 @@ impl Trimmer {
     /// whether it is time to `look`.
     #[inline(always)]
     pub fn after_change(&self, len: usize) -> bool {
-        self.low.set(self.low.get().min(len));
+        // A branch, not a min: in a steady state the mark is not lowered,
+        // and the untaken branch skips the store.
+        if len < self.low.get() {
+            self.low.set(len);
+        }
         let left = self.left.get().wrapping_sub(1);
         self.left.set(left);
         left == 0

@@ -80,11 +80,20 @@ impl Attachment {
 
     /// Called when the job resumes: resets the context's counts if anything
     /// changed since it paused (or always, for a shared context).
+    #[inline(always)]
     pub fn resync_on_resume(&self) {
-        let resync = self.resync.get();
-        if resync == Resync::Clean {
-            return;
+        if self.resync.get() != Resync::Clean {
+            self.resync_now();
         }
+    }
+
+    /// `resync_on_resume`'s reset, out of line: kept inline it is a loop
+    /// whose registers `ASYNC_pause_job` would save and restore on every
+    /// pause, reset or not. (Not `#[cold]`: under libssl a job whose engine
+    /// changed its fds resumes through here.)
+    #[inline(never)]
+    fn resync_now(&self) {
+        let resync = self.resync.get();
         // SAFETY: a non-null context is live: freeing it detaches this job.
         if let Some(ctx) = unsafe { self.ctx.get().as_mut() } {
             ctx.reset_counts();
@@ -106,9 +115,11 @@ impl Attachment {
         let Some(ctx) = (unsafe { ctx.as_mut() }) else {
             return;
         };
+        // Read once: the stores below could alias it for the compiler.
+        let users = ctx.users;
         // SAFETY: attached users are live attachments (they unlink before
         // they go away).
-        if let Some(first) = unsafe { ctx.users.as_ref() } {
+        if let Some(first) = unsafe { users.as_ref() } {
             // Jobs running at the same time on one context: it cannot mark
             // them all, so they reset at every resume, as OpenSSL does.
             ctx.shared = true;
@@ -122,7 +133,7 @@ impl Attachment {
         }
         self.resync.set(if ctx.shared { Resync::Always } else { Resync::Dirty });
         self.prev.set(ptr::null());
-        self.next.set(ctx.users);
+        self.next.set(users);
         ctx.users = self;
     }
 
