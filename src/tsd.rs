@@ -21,6 +21,10 @@
 
 use std::ffi::c_void;
 
+/// Byte offsets of a pair's two words.
+const SEQ: usize = 0;
+const DATA: usize = 8;
+
 /// The keys whose values glibc keeps inside the descriptor.
 pub const INLINE_KEYS: usize = 32;
 
@@ -71,7 +75,7 @@ impl Slot {
     /// The calling thread's `(seq, data)` of this slot.
     #[inline(always)]
     pub fn read(self) -> (usize, *mut c_void) {
-        imp::read_pair(self.0)
+        (imp::word::<SEQ>(self.0), imp::word::<DATA>(self.0) as *mut c_void)
     }
 
     /// The calling thread's `data` of this slot alone, and its `seq` only
@@ -79,14 +83,12 @@ impl Slot {
     /// whatever key left it), so the common read makes one load, not two.
     #[inline(always)]
     pub fn read_data(self) -> (*mut c_void, impl FnOnce() -> usize) {
-        (imp::read_data(self.0), move || imp::read_seq(self.0))
+        (imp::word::<DATA>(self.0) as *mut c_void, move || imp::word::<SEQ>(self.0))
     }
 }
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
 mod imp {
-    use std::ffi::c_void;
-
     use super::INLINE_KEYS;
 
     /// Bytes of the inline array: 32 pairs of two words.
@@ -127,75 +129,34 @@ mod imp {
         })
     }
 
+    /// The calling thread's word `AT` bytes into the pair at `offset` from
+    /// its thread pointer (`AT` is folded into the load's address).
     #[inline(always)]
-    pub fn read_pair(offset: usize) -> (usize, *mut c_void) {
-        let (seq, data): (usize, *mut c_void);
-        // SAFETY: `offset` came from `Slot::find`: the calling thread's
-        // descriptor holds the pair there, as every thread's does.
+    pub fn word<const AT: usize>(offset: usize) -> usize {
+        let word: usize;
+        // SAFETY: `offset` is a slot's (from `Slot::find`) and `AT` 0 or 8:
+        // the calling thread's descriptor holds the pair there, as every
+        // thread's does.
         unsafe {
             std::arch::asm!(
-                "mov {seq}, qword ptr fs:[{offset}]",
-                "mov {data}, qword ptr fs:[{offset} + 8]",
+                "mov {word}, qword ptr fs:[{offset} + {at}]",
                 offset = in(reg) offset,
-                // `seq` is written before `offset` is read again: not `lateout`.
-                seq = out(reg) seq,
-                data = lateout(reg) data,
+                at = const AT,
+                word = lateout(reg) word,
                 options(nostack, readonly, pure, preserves_flags)
             );
         }
-        (seq, data)
-    }
-
-    /// The `seq` word of the pair at `offset` alone.
-    #[inline(always)]
-    pub fn read_seq(offset: usize) -> usize {
-        let seq: usize;
-        // SAFETY: as in `read_pair`.
-        unsafe {
-            std::arch::asm!(
-                "mov {seq}, qword ptr fs:[{offset}]",
-                offset = in(reg) offset,
-                seq = lateout(reg) seq,
-                options(nostack, readonly, pure, preserves_flags)
-            );
-        }
-        seq
-    }
-
-    /// The `data` word of the pair at `offset` alone.
-    #[inline(always)]
-    pub fn read_data(offset: usize) -> *mut c_void {
-        let data: *mut c_void;
-        // SAFETY: as in `read_pair`.
-        unsafe {
-            std::arch::asm!(
-                "mov {data}, qword ptr fs:[{offset} + 8]",
-                offset = in(reg) offset,
-                data = lateout(reg) data,
-                options(nostack, readonly, pure, preserves_flags)
-            );
-        }
-        data
+        word
     }
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
 mod imp {
-    use std::ffi::c_void;
-
     pub fn inline_block() -> Option<usize> {
         None
     }
 
-    pub fn read_pair(_offset: usize) -> (usize, *mut c_void) {
-        unreachable!("no slot is ever found on this target")
-    }
-
-    pub fn read_data(_offset: usize) -> *mut c_void {
-        unreachable!("no slot is ever found on this target")
-    }
-
-    pub fn read_seq(_offset: usize) -> usize {
+    pub fn word<const AT: usize>(_offset: usize) -> usize {
         unreachable!("no slot is ever found on this target")
     }
 }
