@@ -83,7 +83,9 @@ impl Slot {
     /// whatever key left it), so the common read makes one load, not two.
     #[inline(always)]
     pub fn read_data(self) -> (*mut c_void, impl FnOnce() -> usize) {
-        (imp::word::<DATA>(self.0) as *mut c_void, move || imp::word::<SEQ>(self.0))
+        (imp::word::<DATA>(self.0) as *mut c_void, move || {
+            imp::word::<SEQ>(self.0)
+        })
     }
 }
 
