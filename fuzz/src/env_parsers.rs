@@ -19,12 +19,12 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use std::ffi::CString;
 
 mod rng;
-use rng::Rng;
+use rng::{Rng, Run};
 
 use rustasync::config::{
     self, DEFAULT_STACK_SIZE, DEFAULT_TRIM_PERIOD, ECHO_LIMIT, GuardMode, Level, MAX_STACK_SIZE, MIN_STACK_SIZE,
@@ -325,17 +325,11 @@ fn generate(rng: &mut Rng, out: &mut Vec<u8>) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let setting = |at: usize, var: &str| args.get(at).cloned().or_else(|| std::env::var(var).ok());
-    let seconds: f64 = setting(1, "FUZZ_SECONDS").and_then(|s| s.parse().ok()).unwrap_or(10.0);
-    let seed: u64 = setting(2, "FUZZ_SEED").and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-    });
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds.clamp(0.1, 3600.0));
+    let run = Run::from_args();
+    let (seconds, seed) = (run.seconds, run.seed);
+    let deadline = run.deadline();
     println!("env_parsers: seed {seed}, {seconds} s");
-    let mut rng = Rng(seed | 1);
+    let mut rng = run.rng();
     let mut cases = 0u64;
     let mut bytes = Vec::new();
     while Instant::now() < deadline {

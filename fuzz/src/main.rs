@@ -39,10 +39,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use api::*;
-use rng::Rng;
+use rng::Run;
 
 thread_local! {
     /// Leave out what OpenSSL leaves undefined (the differential runs).
@@ -755,18 +755,12 @@ fn run_with(imp: &'static Impl, defined: bool, trace: bool, bytes: &[u8]) -> (Ve
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let setting = |at: usize, var: &str| args.get(at).cloned().or_else(|| std::env::var(var).ok());
-    let seconds: f64 = setting(1, "FUZZ_SECONDS").and_then(|s| s.parse().ok()).unwrap_or(10.0);
-    let seed: u64 = setting(2, "FUZZ_SEED").and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-    });
+    let run = Run::from_args();
+    let (seconds, seed) = (run.seconds, run.seed);
     let reference = api::libcrypto().unwrap_or_else(|e| fail(&format!("{e}: the differential runs cannot run")));
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds.clamp(0.1, 3600.0));
+    let deadline = run.deadline();
     println!("api_model: seed {seed}, {seconds} s");
-    let mut rng = Rng(seed | 1);
+    let mut rng = run.rng();
     let mut cases = 0u64;
     let mut compared = 0usize;
     let mut bytes = Vec::new();
