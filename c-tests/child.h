@@ -161,4 +161,38 @@ static inline long mapping_count(void)
     return lines;
 }
 
+/* One line on stderr with write(2) alone: safe in signal handlers, atfork
+ * handlers and children of a multithreaded fork. */
+static inline void say(const char *text)
+{
+    ssize_t ignored = write(2, text, strlen(text));
+    (void)ignored;
+}
+
+static inline int pause_once_job(void *arg)
+{
+    (void)arg;
+    ASYNC_pause_job();
+    return 7;
+}
+
+/* Runs one job that pauses once and finishes with 7, on the calling thread.
+ * 0 when it did; else the step that went wrong: 1 no wait context, 2 the
+ * start did not pause, 3 the resume did not finish with 7. */
+static inline int run_pause_once(void)
+{
+    ASYNC_JOB *job = NULL;
+    ASYNC_WAIT_CTX *ctx = ASYNC_WAIT_CTX_new();
+    int ret = 0, failed = 0;
+
+    if (ctx == NULL)
+        return 1;
+    if (ASYNC_start_job(&job, ctx, &ret, pause_once_job, NULL, 0) != ASYNC_PAUSE)
+        failed = 2;
+    else if (ASYNC_start_job(&job, ctx, &ret, pause_once_job, NULL, 0) != ASYNC_FINISH || ret != 7)
+        failed = 3;
+    ASYNC_WAIT_CTX_free(ctx);
+    return failed;
+}
+
 #endif

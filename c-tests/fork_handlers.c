@@ -17,32 +17,6 @@
 static const char *cleanup_in;
 static volatile int stop_busy;
 
-static void say(const char *text)
-{
-    ssize_t ignored = write(2, text, strlen(text));
-    (void)ignored;
-}
-
-static int pausing_job(void *arg)
-{
-    (void)arg;
-    ASYNC_pause_job();
-    return 7;
-}
-
-/* One job that pauses once and finishes; 1 when it returned 7. */
-static int run_job(void)
-{
-    ASYNC_JOB *job = NULL;
-    ASYNC_WAIT_CTX *ctx = ASYNC_WAIT_CTX_new();
-    int ret = 0, ok;
-
-    ok = ctx != NULL && ASYNC_start_job(&job, ctx, &ret, pausing_job, NULL, 0) == ASYNC_PAUSE
-         && ASYNC_start_job(&job, ctx, &ret, pausing_job, NULL, 0) == ASYNC_FINISH && ret == 7;
-    ASYNC_WAIT_CTX_free(ctx);
-    return ok;
-}
-
 static void handler(const char *which)
 {
     if (strcmp(cleanup_in, which) == 0) {
@@ -63,7 +37,7 @@ static void *busy(void *arg)
     (void)arg;
     ASYNC_init_thread(8, 2);
     while (!stop_busy)
-        if (!run_job())
+        if (!(run_pause_once() == 0))
             say("busy thread: job failed\n");
     ASYNC_cleanup_thread();
     return NULL;
@@ -79,7 +53,7 @@ static int child_mode(const char *when, const char *where)
     alarm(under_valgrind() ? CHILD_ALARM_SECONDS_VALGRIND : 30);
     if (strcmp(when, "before") == 0 && pthread_atfork(on_prepare, on_parent, on_child) != 0)
         return 10;
-    if (!ASYNC_init_thread(4, 2) || !run_job())
+    if (!ASYNC_init_thread(4, 2) || !(run_pause_once() == 0))
         return 11;
     if (!under_valgrind() && pthread_create(&t, NULL, busy, NULL) != 0)
         return 12;
@@ -91,7 +65,7 @@ static int child_mode(const char *when, const char *where)
             return 14;
         if (pid == 0) {
             /* The child: a fresh pool and a job that pauses. */
-            int ok = ASYNC_init_thread(2, 1) && run_job() && run_job();
+            int ok = ASYNC_init_thread(2, 1) && (run_pause_once() == 0) && (run_pause_once() == 0);
             ASYNC_cleanup_thread();
             _exit(ok ? 0 : 1);
         }
@@ -102,7 +76,7 @@ static int child_mode(const char *when, const char *where)
         say(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "parent: child used the library, exited 0\n"
             : WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? "parent: child deadlocked\n"
                                                                  : "parent: child FAILED\n");
-        if (!ASYNC_init_thread(4, 2) || !run_job())
+        if (!ASYNC_init_thread(4, 2) || !(run_pause_once() == 0))
             say("parent: jobs FAILED\n");
     }
     stop_busy = 1;

@@ -18,12 +18,6 @@
 #include <openssl/async.h>
 #include "child.h"
 
-static void say(const char *text)
-{
-    ssize_t ignored = write(2, text, strlen(text));
-    (void)ignored;
-}
-
 /* Recurses `limit` levels of 512-byte frames: far more than any stack. */
 static volatile int limit = 1 << 30;
 
