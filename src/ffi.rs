@@ -25,10 +25,13 @@ pub use crate::ctypes::{
     ASYNC_JOB, ASYNC_WAIT_CTX, ASYNC_callback_fn, ASYNC_stack_alloc_fn, ASYNC_stack_free_fn, OSSL_ASYNC_FD,
     async_job_st, async_wait_ctx_st,
 };
+use context::Transfer;
+
 use crate::error::{Error, error};
+use crate::fibre::Step;
 use crate::job::{Job, State};
 use crate::stack;
-use crate::thread::{Started, ThreadState};
+use crate::thread::{Begun, Started, ThreadState};
 use crate::wait_ctx::WaitCtx;
 
 /// The fd value that is never valid.
@@ -144,6 +147,9 @@ pub extern "C" fn ASYNC_cleanup_thread() {
 /// point to `size` readable bytes; `ctx` must be NULL or a live wait context
 /// that outlives the job.
 #[unsafe(no_mangle)]
+// SAFETY: the body is the stub `fibre::Step` describes, whose frame and
+// call-frame information are written out below.
+#[cfg_attr(target_arch = "x86_64", unsafe(naked))]
 pub unsafe extern "C" fn ASYNC_start_job(
     job: *mut *mut ASYNC_JOB,
     ctx: *mut ASYNC_WAIT_CTX,
@@ -152,53 +158,190 @@ pub unsafe extern "C" fn ASYNC_start_job(
     args: *mut c_void,
     size: usize,
 ) -> c_int {
-    export(c"ASYNC_start_job", ASYNC_ERR, || {
+    // `job` and `ret` stay on the stack below the return address until the
+    // landing (label 3) hands them to `start_job_landed`; the frame is 32
+    // bytes there, as on the calls.
+    #[cfg(target_arch = "x86_64")]
+    std::arch::naked_asm!(
+        ".cfi_startproc",
+        "push rdi",
+        ".cfi_adjust_cfa_offset 8",
+        "push rdx",
+        ".cfi_adjust_cfa_offset 8",
+        "sub rsp, 8",
+        ".cfi_adjust_cfa_offset 8",
+        "call {before}",
+        "test rax, rax",
+        "jz 2f",
+        "mov rdi, rax",
+        "mov rsi, rdx",
+        "lea rcx, [rip + 3f]",
+        "push rcx",
+        ".cfi_adjust_cfa_offset 8",
+        "jmp {jump}",
+        "3:",
+        ".cfi_adjust_cfa_offset -8",
+        "mov rdx, [rsp + 8]",
+        "mov rcx, [rsp + 16]",
+        "call {landed}",
+        "add rsp, 24",
+        ".cfi_adjust_cfa_offset -24",
+        "pop rcx",
+        ".cfi_adjust_cfa_offset -8",
+        ".cfi_register 16, 2",
+        "jmp rcx",
+        "2:",
+        ".cfi_def_cfa_offset 32",
+        ".cfi_restore 16",
+        "add rsp, 24",
+        ".cfi_adjust_cfa_offset -24",
+        "mov eax, edx",
+        "ret",
+        ".cfi_endproc",
+        before = sym start_job_before,
+        landed = sym start_job_landed,
+        jump = sym crate::fibre::jump_fcontext,
+    );
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // SAFETY: a step from `start_job_before` is a live suspended context.
+        match unsafe { start_job_before(job, ctx, ret, func, args, size).switch() } {
+            Ok(arrival) => start_job_landed(arrival, ret, job),
+            Err(value) => value as c_int,
+        }
+    }
+}
+
+/// `ASYNC_start_job` up to its switch.
+extern "C" fn start_job_before(
+    job: *mut *mut ASYNC_JOB,
+    ctx: *mut ASYNC_WAIT_CTX,
+    ret: *mut c_int,
+    func: Option<unsafe extern "C" fn(arg: *mut c_void) -> c_int>,
+    args: *mut c_void,
+    size: usize,
+) -> Step {
+    export(c"ASYNC_start_job", Step::stay(ASYNC_ERR as usize), || {
         let job = not_null(job, error!(null, "job is NULL"))?;
         // SAFETY: `job` is non-null and, per the contract, valid for reads.
         let handle = unsafe { *job }.cast::<Job>();
         // The thread's state is fetched on each path: a resume needs no
         // start arguments kept across a first call's set-up.
-        let started = if handle.is_null() {
+        let begun = if handle.is_null() {
             thread_state()?.start_new(ctx.cast(), func, args, size)?
         } else {
             thread_state()?.resume(handle)?
         };
-        match started {
-            Started::Paused(paused) => {
-                // SAFETY: valid for writes per the contract.
-                unsafe { *job = paused.cast() };
-                Ok(ASYNC_PAUSE)
-            }
-            Started::Finished(value) => {
-                // SAFETY: both are valid for writes per the contract; `ret`
-                // may be NULL when the caller ignores the result.
-                unsafe {
-                    if !ret.is_null() {
-                        *ret = value;
-                    }
-                    *job = ptr::null_mut();
-                }
-                Ok(ASYNC_FINISH)
-            }
-            Started::NoJobs => Ok(ASYNC_NO_JOBS),
-        }
+        Ok(match begun {
+            Begun::Switch(step) => step,
+            Begun::Done(started) => Step::stay(deliver(started, job, ret) as usize),
+        })
     })
+}
+
+/// `ASYNC_start_job` after its switch, when the job switched back.
+extern "C" fn start_job_landed(arrival: Transfer, ret: *mut c_int, job: *mut *mut ASYNC_JOB) -> c_int {
+    export(c"ASYNC_start_job", ASYNC_ERR, || {
+        let thread = ThreadState::current_thread().ok_or(error!(internal, "no thread state after a switch"))?;
+        Ok(deliver(thread.returned(arrival)?, job, ret))
+    })
+}
+
+/// What `ASYNC_start_job` returns and stores for `started`.
+#[inline(always)]
+fn deliver(started: Started, job: *mut *mut ASYNC_JOB, ret: *mut c_int) -> c_int {
+    match started {
+        Started::Paused(paused) => {
+            // SAFETY: valid for writes per the contract.
+            unsafe { *job = paused.cast() };
+            ASYNC_PAUSE
+        }
+        Started::Finished(value) => {
+            // SAFETY: both are valid for writes per the contract; `ret` may
+            // be NULL when the caller ignores the result.
+            unsafe {
+                if !ret.is_null() {
+                    *ret = value;
+                }
+                *job = ptr::null_mut();
+            }
+            ASYNC_FINISH
+        }
+        Started::NoJobs => ASYNC_NO_JOBS,
+    }
 }
 
 /// Inside a job, hands control back to the caller of `ASYNC_start_job`;
 /// returns 1 when the job is resumed. Outside a job, or while pausing is
 /// blocked, returns 1 at once.
 #[unsafe(no_mangle)]
+// SAFETY: as for `ASYNC_start_job`.
+#[cfg_attr(target_arch = "x86_64", unsafe(naked))]
 pub extern "C" fn ASYNC_pause_job() -> c_int {
-    export(c"ASYNC_pause_job", 0, || {
-        if let Some(thread) = ThreadState::current_thread()
-            && !thread.pause_current()
-        {
-            return Err(error!(
-                misuse,
-                "called off the current job's stack (was the job left with longjmp?); the job is abandoned",
-            ));
+    #[cfg(target_arch = "x86_64")]
+    std::arch::naked_asm!(
+        ".cfi_startproc",
+        "sub rsp, 8",
+        ".cfi_adjust_cfa_offset 8",
+        "call {before}",
+        "add rsp, 8",
+        ".cfi_adjust_cfa_offset -8",
+        "test rax, rax",
+        "jz 2f",
+        "mov rdi, rax",
+        "mov rsi, rdx",
+        "lea rcx, [rip + 3f]",
+        "push rcx",
+        ".cfi_adjust_cfa_offset 8",
+        "jmp {jump}",
+        "3:",
+        ".cfi_adjust_cfa_offset -8",
+        "sub rsp, 8",
+        ".cfi_adjust_cfa_offset 8",
+        "call {landed}",
+        "add rsp, 8",
+        ".cfi_adjust_cfa_offset -8",
+        "pop rcx",
+        ".cfi_adjust_cfa_offset -8",
+        ".cfi_register 16, 2",
+        "jmp rcx",
+        "2:",
+        ".cfi_def_cfa_offset 8",
+        ".cfi_restore 16",
+        "mov eax, edx",
+        "ret",
+        ".cfi_endproc",
+        before = sym pause_job_before,
+        landed = sym pause_job_landed,
+        jump = sym crate::fibre::jump_fcontext,
+    );
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // SAFETY: a step from `pause_job_before` is a live suspended context.
+        match unsafe { pause_job_before().switch() } {
+            Ok(arrival) => pause_job_landed(arrival),
+            Err(value) => value as c_int,
         }
+    }
+}
+
+/// `ASYNC_pause_job` up to its switch.
+extern "C" fn pause_job_before() -> Step {
+    export(c"ASYNC_pause_job", Step::stay(0), || {
+        let step = match ThreadState::current_thread() {
+            Some(thread) => thread.pause_current()?,
+            None => None,
+        };
+        Ok(step.unwrap_or(Step::stay(1)))
+    })
+}
+
+/// `ASYNC_pause_job` after its switch, when the job is resumed.
+extern "C" fn pause_job_landed(arrival: Transfer) -> c_int {
+    export(c"ASYNC_pause_job", 0, || {
+        // SAFETY: the landing is reached only by the switch `Job::enter`
+        // handed over.
+        unsafe { Job::resumed(arrival) };
         Ok(1)
     })
 }

@@ -21,7 +21,7 @@ use std::cell::Cell;
 use std::ffi::c_void;
 
 use context::stack::Stack as ContextStack;
-use context::{Context, ContextFn};
+use context::{Context, ContextFn, Transfer};
 
 use crate::sanitizer::{self, FibreNotes};
 use crate::stack::Stack;
@@ -34,14 +34,14 @@ pub enum Yield {
 }
 
 impl Yield {
-    fn encode(self) -> usize {
+    pub fn encode(self) -> usize {
         match self {
             Yield::Paused => 1,
             Yield::Finished => 2,
         }
     }
 
-    fn decode(data: usize) -> Yield {
+    pub fn decode(data: usize) -> Yield {
         if data == 1 { Yield::Paused } else { Yield::Finished }
     }
 }
@@ -56,11 +56,10 @@ impl Yield {
 unsafe fn carry_fp_env(target: &Context) {
     #[cfg(target_arch = "x86_64")]
     {
-        const _: () = assert!(size_of::<Context>() == size_of::<*mut u8>());
-        // SAFETY: `Context` is a repr(C) wrapper of the pointer to the save
-        // area, which is writable memory on the suspended stack.
+        let area = save_area(target);
+        // SAFETY: the save area is writable memory on the suspended stack,
+        // and begins with the two words (the caller's contract).
         unsafe {
-            let area = *std::ptr::from_ref(target).cast::<*mut u8>();
             std::arch::asm!(
                 "stmxcsr [{area}]",
                 "fnstcw [{area} + 4]",
@@ -68,6 +67,65 @@ unsafe fn carry_fp_env(target: &Context) {
                 options(nostack, preserves_flags)
             );
         }
+    }
+}
+
+/// The address of a suspended context's save area (what `jump_fcontext`
+/// takes and returns).
+#[inline(always)]
+fn save_area(context: &Context) -> *mut c_void {
+    const _: () = assert!(size_of::<Context>() == size_of::<*mut c_void>());
+    // SAFETY: `Context` is a repr(C) wrapper of that one pointer.
+    unsafe { *std::ptr::from_ref(context).cast::<*mut c_void>() }
+}
+
+unsafe extern "C" {
+    /// The `context` crate's switch (Boost.Context's), named here so that the
+    /// exported functions can jump to it instead of calling it (see `Step`).
+    pub fn jump_fcontext(to: *mut c_void, data: usize) -> Transfer;
+}
+
+/// What an exported function that may switch is to do next: switch to the
+/// suspended context at `target`, passing `data`, or, when `target` is null,
+/// return `data` to its caller. Returned in two registers.
+///
+/// The exported functions that switch on every call (`ASYNC_start_job`,
+/// `ASYNC_pause_job`) get a `Step` from Rust and then make the switch
+/// themselves, with their caller's return address as the point to come back
+/// to: on x86-64 they jump to `jump_fcontext` rather than call it, and the
+/// side switched to goes on from a landing stub of the function that
+/// switched to it, which returns with an indirect jump. No return then runs
+/// on a stack other than the one whose call it answers: a switch inside a
+/// function that returns costs two mispredicted returns per round trip
+/// (the CPU predicts returns from a stack of the calls it saw), about half
+/// of a round trip's time (`bench/README.md`, *Where the floors are*).
+#[repr(C)]
+pub struct Step {
+    target: *mut c_void,
+    data: usize,
+}
+
+impl Step {
+    /// No switch: the exported function returns `value`.
+    pub fn stay(value: usize) -> Step {
+        Step {
+            target: std::ptr::null_mut(),
+            data: value,
+        }
+    }
+
+    /// The switch `Step` describes, made by a call, for targets without the
+    /// jumping stubs: returns when something switches back.
+    ///
+    /// # Safety
+    /// As for `Suspended::hand_over`'s result: a live suspended target.
+    #[cfg(not(target_arch = "x86_64"))]
+    pub unsafe fn switch(self) -> Result<Transfer, usize> {
+        if self.target.is_null() {
+            return Err(self.data);
+        }
+        // SAFETY: the caller's.
+        Ok(unsafe { jump_fcontext(self.target, self.data) })
     }
 }
 
@@ -174,6 +232,34 @@ impl Suspended {
             sanitizer::arrived(notes);
         }
         self.0.set(Some(transfer.context));
+    }
+
+    /// The first half of `enter` or `leave` when the caller makes the switch
+    /// (see `Step`): the target, given the calling thread's floating-point
+    /// environment, and `data` for it. The side switched to then calls
+    /// `arrive` with where the other stopped.
+    ///
+    /// # Safety
+    /// As for `enter` (or `leave`, from the job's stack), and the context
+    /// must not be fresh; the switch must be made before anything else
+    /// switches this side.
+    #[inline(always)]
+    pub unsafe fn hand_over(&self, data: usize) -> Step {
+        // SAFETY: as in `enter`.
+        let target = unsafe { self.held().unwrap_unchecked() };
+        // SAFETY: the caller guarantees a suspended, entered context.
+        unsafe { carry_fp_env(&target) };
+        Step {
+            target: save_area(&target),
+            data,
+        }
+    }
+
+    /// The second half of a switch the caller made (`hand_over`): on the side
+    /// switched to, `context` is where the other side stopped.
+    #[inline(always)]
+    pub fn arrive(&self, context: Context) {
+        self.0.set(Some(context));
     }
 
     /// From inside a job that is being freed: switches back for the last

@@ -12,11 +12,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering};
 
-use context::Transfer;
+use context::{Context, Transfer};
 
 use crate::arena::Arena;
 use crate::ctypes::{ASYNC_job_fn, Set};
-use crate::fibre::{Suspended, Yield};
+use crate::fibre::{Step, Suspended, Yield};
 use crate::log::{self, Level};
 use crate::openssl::{self, LibCtx};
 use crate::sanitizer::{self, FibreNotes};
@@ -71,7 +71,8 @@ pub struct Job {
     /// while it is not running, and where to go when it pauses or finishes
     /// while it is. The two never exist at once, so they share one word.
     other_side: Suspended,
-    /// The default library context the job last ran with.
+    /// The default library context the job last ran with; while it runs,
+    /// its starter's, to give back when it pauses or finishes (`left`).
     libctx: Cell<LibCtx>,
     /// The top of the stack (a copy of `stack`'s, kept in the first line).
     stack_top: Cell<usize>,
@@ -84,6 +85,14 @@ pub struct Job {
     args_on_heap: Cell<bool>,
     stack: UnsafeCell<Option<Stack>>,
     inline_args: UnsafeCell<InlineArgs>,
+}
+
+/// How `Job::enter` left things.
+pub enum Entry {
+    /// The caller is to make this switch into the job.
+    Switch(Step),
+    /// The switch was made here, and the job has paused or finished.
+    Made(Yield),
 }
 
 /// Every job's control block. The arena is `Sync` (its slots are handed
@@ -376,36 +385,61 @@ impl Job {
         self.ret.get()
     }
 
-    /// Runs the job until it pauses or finishes, entered from `parent` (the
-    /// job that was running, or null), which the caller makes current again
-    /// afterwards (`abandon` gives it back if the job is left by `longjmp`).
-    /// `is_new` says the job is idle, about to start its
-    /// function (the caller knows, so the state is not read again). Swaps
-    /// OpenSSL's default library context as OpenSSL does: the job runs with
-    /// the context it last had (a new job with its starter's), and the
-    /// starter gets its own back afterwards.
+    /// Begins running the job, entered from `parent` (the job that was
+    /// running, or null), which the caller makes current again when it is
+    /// back (`abandon` gives it back if the job is left by `longjmp`).
+    /// `is_new` says the job is idle, about to start its function (the caller
+    /// knows, so the state is not read again). Swaps OpenSSL's default
+    /// library context as OpenSSL does: the job runs with the context it last
+    /// had (a new job with its starter's), and the starter gets its own back
+    /// afterwards (`left`).
+    ///
+    /// Returns the switch for the caller to make (`fibre::Step`), whose
+    /// other side calls `arrived_back`; or, for a fresh fibre or when
+    /// something follows switches, makes it here and says how the job left.
     #[inline(always)]
-    pub fn enter(&self, parent: *mut Job, is_new: bool) -> Yield {
+    pub fn enter(&self, parent: *mut Job, is_new: bool) -> Entry {
         let starter_ctx = openssl::current_default();
         if !is_new {
             openssl::ensure_default(starter_ctx, self.libctx.get());
         }
+        // While the job runs, the field holds its starter's context instead.
+        self.libctx.set(starter_ctx);
         self.parent.set(parent);
         self.set_state(State::Running);
         // Only an idle job can be fresh: a paused one has run.
         let slow = if is_new { FRESH | WATCHING } else { WATCHING };
-        let outcome = if self.flags.get() & slow != 0 {
-            self.switch_in_slow(is_new)
-        } else {
-            // SAFETY: the job is idle or paused (checked by the callers), so
-            // its fibre holds a live suspended context on its mapped stack,
-            // which no one else touches while it runs.
-            unsafe { self.other_side.enter(self as *const Job as usize, false, None) }
-        };
+        if self.flags.get() & slow != 0 {
+            return Entry::Made(self.switch_in_slow(is_new));
+        }
+        // SAFETY: the job is idle or paused (checked by the callers) and not
+        // fresh, so its fibre holds a live, entered suspended context on its
+        // mapped stack, which no one else touches while it runs; the caller
+        // switches at once.
+        Entry::Switch(unsafe { self.other_side.hand_over(self as *const Job as usize) })
+    }
+
+    /// Back on the starter's side after the caller's switch (`Entry::Switch`):
+    /// `job_side` is where the job stopped.
+    #[inline(always)]
+    pub fn arrived_back(&self, job_side: Context) {
+        self.other_side.arrive(job_side);
+    }
+
+    /// The starter's side of the job's pause or finish, after the switch
+    /// back: the job keeps the default library context it had, the starter
+    /// gets its own back.
+    #[inline(always)]
+    pub fn left(&self) {
         let job_ctx = openssl::current_default();
-        openssl::ensure_default(job_ctx, starter_ctx);
+        openssl::ensure_default(job_ctx, self.libctx.get());
         self.libctx.set(job_ctx);
-        outcome
+    }
+
+    /// The job that entered this one.
+    #[inline(always)]
+    pub fn parent(&self) -> *mut Job {
+        self.parent.get()
     }
 
     /// `enter`'s switch into a fresh job (once per job), or when something
@@ -432,23 +466,41 @@ impl Job {
         }
     }
 
-    /// Called on the job's own stack by `ASYNC_pause_job`: hands control back
-    /// to whoever entered the job, and returns once the job is resumed.
-    /// `deepest` is the high-water mark, in bytes, of the stack depth at
+    /// Called on the job's own stack by `ASYNC_pause_job`: returns the switch
+    /// back to whoever entered the job, for the caller to make, the resume
+    /// arriving in `resumed`; or, when something follows switches, switches
+    /// here and returns None once the job is resumed. `deepest` is the high-water mark, in bytes, of the stack depth at
     /// pauses that `RUSTASYNC_STATS` keeps (the caller's counter), asked
     /// for only when something watches switches: finding it is a load the
     /// unwatched pause need not make.
     #[inline(always)]
-    pub fn pause<'a>(&self, deepest: impl FnOnce() -> &'a AtomicU64) {
+    pub fn pause<'a>(&self, deepest: impl FnOnce() -> &'a AtomicU64) -> Option<Step> {
         self.set_state(State::Paused);
         if self.watching() {
             self.pause_watched(deepest());
-        } else {
-            // SAFETY: this runs on the job's stack while it is running, so
-            // the other side holds the suspended code that entered it.
-            unsafe { self.other_side.leave(Yield::Paused, None) };
+            self.wait.resync_on_resume();
+            return None;
         }
-        self.wait.resync_on_resume();
+        // SAFETY: this runs on the job's stack while it is running, so the
+        // other side holds the suspended code that entered it; the caller
+        // switches at once.
+        Some(unsafe { self.other_side.hand_over(Yield::Paused.encode()) })
+    }
+
+    /// The job's side of a resume after a pause the caller switched out of
+    /// (`pause`'s `Step`): `arrival` is what the switch into the job passed,
+    /// the job's own address (see `enter`) and where the code resuming it
+    /// stopped.
+    ///
+    /// # Safety
+    /// `arrival` must be what that switch delivered.
+    #[inline(always)]
+    pub unsafe fn resumed(arrival: Transfer) {
+        // SAFETY: `enter` hands over the job's address, an arena slot that
+        // lives for the life of the process.
+        let job = unsafe { &*(arrival.data as *const Job) };
+        job.other_side.arrive(arrival.context);
+        job.wait.resync_on_resume();
     }
 
     /// `pause`'s switch when something follows switches (see `WATCHED`).

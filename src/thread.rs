@@ -11,11 +11,13 @@ use std::ptr;
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
 
+use context::Transfer;
+
 use crate::ctypes::ASYNC_job_fn;
 use crate::error::{Error, error};
-use crate::fibre::Yield;
+use crate::fibre::{Step, Yield};
 use crate::fork;
-use crate::job::{Job, State};
+use crate::job::{Entry, Job, State};
 use crate::log::{self, Level};
 use crate::openssl;
 use crate::overflow::{self, AltStack};
@@ -32,6 +34,13 @@ pub enum Started {
     Paused(*mut Job),
     Finished(c_int),
     NoJobs,
+}
+
+/// How a start or resume goes on: a switch for the caller to make, whose
+/// other side ends in `ThreadState::returned`, or nothing more to do.
+pub enum Begun {
+    Switch(Step),
+    Done(Started),
 }
 
 /// The pool comes first: its address, the owner word of its jobs, is then
@@ -102,7 +111,7 @@ impl ThreadState {
     }
 
     /// The running job, if any.
-    pub fn running_job(&self) -> Option<&Job> {
+    pub fn running_job(&self) -> Option<&'static Job> {
         // SAFETY: `current` is only ever set by `start_job` to a live job of
         // the arena, or to null.
         unsafe { self.current.get().as_ref() }
@@ -131,12 +140,12 @@ impl ThreadState {
         func: ASYNC_job_fn,
         args: *const c_void,
         size: usize,
-    ) -> Result<Started, Error> {
+    ) -> Result<Begun, Error> {
         let Some(func) = func else {
             return Err(error!(null, "func is NULL"));
         };
         let Some(job) = self.pool.take_job(self.counters) else {
-            return Ok(Started::NoJobs);
+            return Ok(Begun::Done(Started::NoJobs));
         };
         // 1.1 takes a job from the pool before copying the arguments, so
         // ASYNC_NO_JOBS wins over this refusal there too. (The version
@@ -159,7 +168,7 @@ impl ThreadState {
     /// `ASYNC_start_job` with a job: resumes `handle` if it is one of this
     /// thread's paused jobs.
     #[inline(always)]
-    pub fn resume(&self, handle: *mut Job) -> Result<Started, Error> {
+    pub fn resume(&self, handle: *mut Job) -> Result<Begun, Error> {
         let Some(job) = self.pool.resumable(handle) else {
             self.explain_refusal(handle);
             // Explained already; OpenSSL queues an invalid argument.
@@ -169,12 +178,33 @@ impl ThreadState {
         Ok(self.run(job, false))
     }
 
-    /// Enters `job` as the current job until it pauses or finishes.
+    /// Makes `job` the current job and enters it (see `Job::enter`).
     #[inline(always)]
-    fn run(&self, job: &'static Job, is_new: bool) -> Started {
+    fn run(&self, job: &'static Job, is_new: bool) -> Begun {
         let parent = self.current.replace(job.as_handle());
-        let outcome = job.enter(parent, is_new);
-        self.current.set(parent);
+        match job.enter(parent, is_new) {
+            Entry::Switch(step) => Begun::Switch(step),
+            Entry::Made(outcome) => Begun::Done(self.back_from(job, outcome)),
+        }
+    }
+
+    /// On the starter's side again after the switch of `Begun::Switch`:
+    /// `arrival` is where the job stopped and why.
+    #[inline(always)]
+    pub fn returned(&self, arrival: Transfer) -> Result<Started, Error> {
+        let Some(job) = self.running_job() else {
+            return Err(error!(internal, "switched back with no current job"));
+        };
+        job.arrived_back(arrival.context);
+        Ok(self.back_from(job, Yield::decode(arrival.data)))
+    }
+
+    /// The job that was current again, and the job given back to the pool
+    /// when it finished.
+    #[inline(always)]
+    fn back_from(&self, job: &'static Job, outcome: Yield) -> Started {
+        job.left();
+        self.current.set(job.parent());
         match outcome {
             Yield::Paused => {
                 self.counters.on_pause();
@@ -210,22 +240,28 @@ impl ThreadState {
         );
     }
 
-    /// `ASYNC_pause_job`: returns at once outside a job or while pausing is
-    /// blocked, as OpenSSL does. False when the current job was left by
-    /// `longjmp` (the caller is not on its stack): the job is abandoned
-    /// where OpenSSL would switch to a stale context, and the thread is
-    /// back in whatever job (or none) had entered it.
-    pub fn pause_current(&self) -> bool {
+    /// `ASYNC_pause_job`: the switch back to whoever entered the current
+    /// job, for the caller to make (see `Job::pause`); None outside a job or
+    /// while pausing is blocked, where it returns at once as OpenSSL does.
+    /// Fails when the current job was left by `longjmp` (the caller is not
+    /// on its stack): the job is abandoned where OpenSSL would switch to a
+    /// stale context, and the thread is back in whatever job (or none) had
+    /// entered it.
+    #[inline(always)]
+    pub fn pause_current(&self) -> Result<Option<Step>, Error> {
         if let Some(job) = self.running_job()
             && self.blocked.get() == 0
         {
             if !job.on_own_stack() {
                 self.current.set(job.abandon());
-                return false;
+                return Err(error!(
+                    misuse,
+                    "called off the current job's stack (was the job left with longjmp?); the job is abandoned",
+                ));
             }
-            job.pause(deepest_at_pause);
+            return Ok(job.pause(deepest_at_pause));
         }
-        true
+        Ok(None)
     }
 
     /// `ASYNC_block_pause`: counts only inside a job.
