@@ -8,6 +8,8 @@
 //! RESULT context_switch_fpflags_differ <median ns> ns/roundtrip
 //! RESULT context_switch_in_calls <median ns> ns/roundtrip
 //! RESULT context_switch_in_calls_two_threads <median ns> ns/roundtrip
+//! RESULT context_switch_jumping <median ns> ns/roundtrip
+//! RESULT context_switch_jumping_two_threads <median ns> ns/roundtrip
 //! ```
 //!
 //! The crate saves and restores MXCSR (SSE control *and status* bits) on every
@@ -24,7 +26,14 @@
 //! recorded, so each side pays a mispredicted return, which the inlined
 //! loops of the first two never do. The fourth is the third on two threads
 //! at once (the floor under "two threads at once"): the mean of the two
-//! threads' median batches.
+//! threads' median batches. The fifth and sixth (x86-64) switch as the
+//! library does since it stopped returning across a switch (`src/fibre.rs`,
+//! `Step`): each side calls a function that asks Rust for the target, jumps
+//! to `jump_fcontext` with its caller's return address saved, and lands in
+//! a stub that calls Rust again and returns with an indirect jump, so every
+//! return the CPU predicts is one whose call it saw; the Rust halves only
+//! keep the other side's context. The floor of that design, as the third
+//! is of a switch inside a returning function.
 //!
 //! The floors under "shuffled resumes" are 10,000 fibres, each on a stack
 //! laid out as the library lays out its own (see `src/stack.rs`: regions of
@@ -142,6 +151,72 @@ impl Drop for MappedStack {
 const KEEP_FP_FLAGS: usize = 0;
 const RAISE_DIVBYZERO: usize = 1;
 const SWITCH_IN_CALLS: usize = 2;
+#[cfg(target_arch = "x86_64")]
+const SWITCH_BY_JUMPS: usize = 3;
+
+/// The library's way of switching, with nothing else (see the top comment).
+#[cfg(target_arch = "x86_64")]
+mod jumping {
+    use std::cell::Cell;
+
+    use context::{Context, Transfer};
+
+    thread_local! {
+        /// The side that is not running.
+        static PEER: Cell<usize> = const { Cell::new(0) };
+    }
+
+    unsafe extern "C" {
+        fn jump_fcontext(to: usize, data: usize) -> Transfer;
+    }
+
+    pub fn set_peer(suspended: Context) {
+        // SAFETY: `Context` is a repr(C) wrapper of one pointer.
+        PEER.set(unsafe { std::mem::transmute::<Context, usize>(suspended) });
+    }
+
+    /// Where to switch, and what to pass: as `fibre::Step`.
+    #[repr(C)]
+    struct Step {
+        target: usize,
+        data: usize,
+    }
+
+    extern "C" fn before() -> Step {
+        Step {
+            target: PEER.get(),
+            data: 0,
+        }
+    }
+
+    extern "C" fn landed(from: usize, _data: usize) {
+        PEER.set(from);
+    }
+
+    /// One switch to the other side; returns when it switches back.
+    #[unsafe(naked)]
+    pub extern "C" fn switch() {
+        std::arch::naked_asm!(
+            "sub rsp, 8",
+            "call {before}",
+            "add rsp, 8",
+            "mov rdi, rax",
+            "mov rsi, rdx",
+            "lea rcx, [rip + 3f]",
+            "push rcx",
+            "jmp {jump}",
+            "3:",
+            "sub rsp, 8",
+            "call {landed}",
+            "add rsp, 8",
+            "pop rcx",
+            "jmp rcx",
+            before = sym before,
+            landed = sym landed,
+            jump = sym jump_fcontext,
+        )
+    }
+}
 
 /// One switch inside a function that then returns to its caller.
 #[inline(never)]
@@ -167,6 +242,13 @@ extern "C" fn bounce(mut t: Transfer) -> ! {
             t = switch_in_call(t.context, t.data);
         }
     }
+    #[cfg(target_arch = "x86_64")]
+    if t.data == SWITCH_BY_JUMPS {
+        jumping::set_peer(t.context);
+        loop {
+            jumping::switch();
+        }
+    }
     loop {
         // SAFETY: `t.context` is the suspended caller that just resumed us;
         // resuming it once is exactly what the crate's contract expects.
@@ -185,7 +267,16 @@ fn cpu_ns() -> u128 {
 }
 
 /// Do `n` round trips through the coroutine and give it back suspended.
-fn round_trips(mut ctx: Context, n: usize, in_calls: bool) -> Context {
+fn round_trips(mut ctx: Context, n: usize, first: usize) -> Context {
+    #[cfg(target_arch = "x86_64")]
+    if first == SWITCH_BY_JUMPS {
+        // The coroutine's context stays with `jumping` (set by `run`).
+        for _ in 0..n {
+            jumping::switch();
+        }
+        return ctx;
+    }
+    let in_calls = first == SWITCH_IN_CALLS;
     for i in 0..n {
         if in_calls {
             ctx = switch_in_call(ctx, black_box(i)).context;
@@ -212,13 +303,18 @@ fn run(first: usize, batches: usize, per_batch: usize, warmup: usize) -> Vec<u12
     // SAFETY: the first resume enters `bounce`, which hands control back
     // with its own suspended context.
     let mut ctx = unsafe { fresh.resume(first) }.context;
+    #[cfg(target_arch = "x86_64")]
+    if first == SWITCH_BY_JUMPS {
+        // SAFETY: a copy of the coroutine's context for `jumping`, which
+        // switches to it from now on; `ctx` is never resumed again.
+        jumping::set_peer(unsafe { ptr::read(&ctx) });
+    }
 
-    let in_calls = first == SWITCH_IN_CALLS;
-    ctx = round_trips(ctx, warmup, in_calls);
+    ctx = round_trips(ctx, warmup, first);
     let mut times = Vec::with_capacity(batches);
     for _ in 0..batches {
         let start = cpu_ns();
-        ctx = round_trips(ctx, per_batch, in_calls);
+        ctx = round_trips(ctx, per_batch, first);
         times.push(cpu_ns() - start);
     }
     // The coroutine stays suspended inside `bounce` with nothing to drop, so
@@ -252,29 +348,41 @@ fn main() {
     let differ = run(RAISE_DIVBYZERO, batches, per_batch, warmup);
     let in_calls = run(SWITCH_IN_CALLS, batches, per_batch, warmup);
 
-    // Row 6's floor: the same returning switches on two threads at once,
-    // started together; each thread's median batch, then the mean of the two.
-    let both = std::sync::Barrier::new(2);
-    let two_threads: Vec<u128> = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..2)
-            .map(|_| {
-                scope.spawn(|| {
-                    both.wait();
-                    let times = run(SWITCH_IN_CALLS, batches, per_batch, warmup);
-                    summary(&times, 1).0 as u128
+    // Row 6's floors: the same switches on two threads at once, started
+    // together; each thread's median batch, then the mean of the two.
+    let on_two_threads = |first: usize| -> Vec<u128> {
+        let both = std::sync::Barrier::new(2);
+        let medians: Vec<u128> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        both.wait();
+                        let times = run(first, batches, per_batch, warmup);
+                        summary(&times, 1).0 as u128
+                    })
                 })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().expect("floor thread")).collect()
-    });
-    let two_threads = vec![two_threads.iter().sum::<u128>() / 2];
+                .collect();
+            threads.into_iter().map(|t| t.join().expect("floor thread")).collect()
+        });
+        vec![medians.iter().sum::<u128>() / 2]
+    };
+    let two_threads = on_two_threads(SWITCH_IN_CALLS);
 
-    for (name, times) in [
-        ("context_switch", &same),
-        ("context_switch_fpflags_differ", &differ),
-        ("context_switch_in_calls", &in_calls),
-        ("context_switch_in_calls_two_threads", &two_threads),
-    ] {
+    let mut rows = vec![
+        ("context_switch", same),
+        ("context_switch_fpflags_differ", differ),
+        ("context_switch_in_calls", in_calls),
+        ("context_switch_in_calls_two_threads", two_threads),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        rows.push((
+            "context_switch_jumping",
+            run(SWITCH_BY_JUMPS, batches, per_batch, warmup),
+        ));
+        rows.push(("context_switch_jumping_two_threads", on_two_threads(SWITCH_BY_JUMPS)));
+    }
+    for (name, times) in &rows {
         let (median, min, max) = summary(times, per_batch);
         println!("# {name}: {batches} batches x {per_batch} round trips, min {min:.2} max {max:.2} ns");
         println!("RESULT {name} {median:.2} ns/roundtrip");

@@ -299,6 +299,8 @@ function label(m) {
     if (m == "context_switch_fpflags_differ") return "same, FP status flags differ"
     if (m == "context_switch_in_calls") return "same, each switch inside a function that returns (as an API must)"
     if (m == "context_switch_in_calls_two_threads") return "same, on two threads at once (per thread)"
+    if (m == "context_switch_jumping") return "context crate: round trip switching as the library does (jump out, land in a stub, no return across a switch)"
+    if (m == "context_switch_jumping_two_threads") return "same, on two threads at once (per thread)"
     if (m == "context_switch_shuffled") return "context crate: " shuffle_n " fibres on the library'"'"'s stack layout, shuffled resumes"
     if (m == "context_switch_shuffled_in_calls") return "same, each switch inside a function that returns"
     if (m == "context_switch_shuffled_blocks") return "same, and each context behind a checked 256-byte block (as a job handle)"
@@ -367,14 +369,15 @@ END {
         }
         f = cell("floor" SUBSEP m); fm = MED
         # The library row each floor stands under.
-        lib = (m == "context_switch" || m == "context_switch_in_calls") ? "pause_resume" : (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
-              (m ~ /^context_switch_shuffled/) ? "shuffled_resume" : \
-              (m == "context_switch_in_calls_two_threads") ? "two_threads_pause_resume" : ""
+        two = (m ~ /_two_threads$/)
+        lib = (m == "context_switch" || m == "context_switch_in_calls" || m == "context_switch_jumping") ? "pause_resume" : \
+              (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
+              (m ~ /^context_switch_shuffled/) ? "shuffled_resume" : two ? "two_threads_pause_resume" : ""
         over = "-"
         if (lib != "") { cell("rustasync" SUBSEP lib); if (MED != "" && fm != "" && fm > 0) over = sprintf("%.2f", MED / fm) }
-        # Start -> finish is one returning round trip too.
-        if (m == "context_switch_in_calls" || m == "context_switch_in_calls_two_threads") {
-            cell("rustasync" SUBSEP (m == "context_switch_in_calls" ? "start_finish" : "two_threads_start_finish"))
+        # Start -> finish is one round trip too.
+        if (m ~ /^context_switch_(in_calls|jumping)/) {
+            cell("rustasync" SUBSEP (two ? "two_threads_start_finish" : "start_finish"))
             if (MED != "" && fm != "" && fm > 0) over = over " (start -> finish " sprintf("%.2f", MED / fm) ")"
         }
         printf "| %s | %s | %s | %s |\n", label(m), unit[m], f, over
