@@ -28,7 +28,7 @@ pub use crate::ctypes::{
 use context::Transfer;
 
 use crate::error::{Error, error};
-use crate::fibre::Step;
+use crate::fibre::{Step, Yield};
 use crate::job::{Job, State};
 use crate::stack;
 use crate::thread::{Begun, Started, ThreadState};
@@ -212,8 +212,32 @@ pub unsafe extern "C" fn ASYNC_start_job(
     }
 }
 
-/// `ASYNC_start_job` up to its switch.
+/// `ASYNC_start_job` up to its switch. A resume that takes only loads and
+/// stores (`ThreadState::resume_quick`) needs no frame, no call and nothing
+/// that could panic; everything else goes to `start_job_prepared`.
 extern "C" fn start_job_before(
+    job: *mut *mut ASYNC_JOB,
+    ctx: *mut ASYNC_WAIT_CTX,
+    ret: *mut c_int,
+    func: Option<unsafe extern "C" fn(arg: *mut c_void) -> c_int>,
+    args: *mut c_void,
+    size: usize,
+) -> Step {
+    if !job.is_null()
+        // SAFETY: `job` is non-null and, per the contract, valid for reads.
+        && let handle = unsafe { *job }
+        && !handle.is_null()
+        && let Some(thread) = ThreadState::current_thread()
+        && let Some(step) = thread.resume_quick(handle.cast())
+    {
+        return step;
+    }
+    start_job_prepared(job, ctx, ret, func, args, size)
+}
+
+/// `start_job_before` for every case.
+#[inline(never)]
+extern "C" fn start_job_prepared(
     job: *mut *mut ASYNC_JOB,
     ctx: *mut ASYNC_WAIT_CTX,
     ret: *mut c_int,
@@ -239,8 +263,24 @@ extern "C" fn start_job_before(
     })
 }
 
-/// `ASYNC_start_job` after its switch, when the job switched back.
+/// `ASYNC_start_job` after its switch, when the job switched back; a pause
+/// in loads and stores as in `start_job_before`.
 extern "C" fn start_job_landed(arrival: Transfer, ret: *mut c_int, job: *mut *mut ASYNC_JOB) -> c_int {
+    let mut arrival = arrival;
+    if Yield::decode(arrival.data) == Yield::Paused
+        && let Some(thread) = ThreadState::current_thread()
+    {
+        match thread.returned_quick(arrival) {
+            Ok(paused) => return deliver(Started::Paused(paused), job, ret),
+            Err(back) => arrival = back,
+        }
+    }
+    start_job_landed_fully(arrival, ret, job)
+}
+
+/// `start_job_landed` for every case.
+#[inline(never)]
+extern "C" fn start_job_landed_fully(arrival: Transfer, ret: *mut c_int, job: *mut *mut ASYNC_JOB) -> c_int {
     export(c"ASYNC_start_job", ASYNC_ERR, || {
         let thread = ThreadState::current_thread().ok_or(error!(internal, "no thread state after a switch"))?;
         Ok(deliver(thread.returned(arrival)?, job, ret))
@@ -325,8 +365,18 @@ pub extern "C" fn ASYNC_pause_job() -> c_int {
     }
 }
 
-/// `ASYNC_pause_job` up to its switch.
+/// `ASYNC_pause_job` up to its switch; the common case in loads and stores
+/// as in `start_job_before`.
 extern "C" fn pause_job_before() -> Step {
+    match ThreadState::current_thread().and_then(ThreadState::pause_quick) {
+        Some(step) => step,
+        None => pause_job_prepared(),
+    }
+}
+
+/// `pause_job_before` for every case.
+#[inline(never)]
+extern "C" fn pause_job_prepared() -> Step {
     export(c"ASYNC_pause_job", Step::stay(0), || {
         let step = match ThreadState::current_thread() {
             Some(thread) => thread.pause_current()?,

@@ -419,6 +419,28 @@ impl Job {
         Entry::Switch(unsafe { self.other_side.hand_over(self as *const Job as usize) })
     }
 
+    /// `enter` for a paused job when nothing needs more than loads and
+    /// stores: nothing watches its switches, and the starter's default
+    /// library context is the one the job last ran with, so neither side
+    /// needs a swap. None, with nothing changed, in every other case.
+    #[inline(always)]
+    pub fn resume_quick(&self, parent: *mut Job) -> Option<Step> {
+        if self.watching() || openssl::current_default_read()? != self.libctx.get() {
+            return None;
+        }
+        self.parent.set(parent);
+        self.set_state(State::Running);
+        // SAFETY: as in `enter`: the job is paused (the caller checked).
+        Some(unsafe { self.other_side.hand_over(self as *const Job as usize) })
+    }
+
+    /// Whether `left` has nothing to do: the job's default library context
+    /// is its starter's.
+    #[inline(always)]
+    pub fn left_quick(&self) -> bool {
+        openssl::current_default_read() == Some(self.libctx.get())
+    }
+
     /// Back on the starter's side after the caller's switch (`Entry::Switch`):
     /// `job_side` is where the job stopped.
     #[inline(always)]
@@ -475,12 +497,23 @@ impl Job {
     /// unwatched pause need not make.
     #[inline(always)]
     pub fn pause<'a>(&self, deepest: impl FnOnce() -> &'a AtomicU64) -> Option<Step> {
+        if let Some(step) = self.pause_quick() {
+            return Some(step);
+        }
         self.set_state(State::Paused);
+        self.pause_watched(deepest());
+        self.wait.resync_on_resume();
+        None
+    }
+
+    /// `pause` when nothing watches switches; None, with nothing changed,
+    /// when something does.
+    #[inline(always)]
+    pub fn pause_quick(&self) -> Option<Step> {
         if self.watching() {
-            self.pause_watched(deepest());
-            self.wait.resync_on_resume();
             return None;
         }
+        self.set_state(State::Paused);
         // SAFETY: this runs on the job's stack while it is running, so the
         // other side holds the suspended code that entered it; the caller
         // switches at once.
@@ -559,12 +592,19 @@ impl Job {
     #[inline]
     pub fn on_own_stack(&self) -> bool {
         let here = 0u8;
+        self.on_own_stack_quick()
+            || (self.stack_span.get() == u32::MAX && self.on_own_large_stack(ptr::from_ref(&here) as usize))
+    }
+
+    /// `on_own_stack` in one compare: false for a stack too large for
+    /// `stack_span` (ask `on_own_stack`).
+    #[inline(always)]
+    pub fn on_own_stack_quick(&self) -> bool {
+        let here = 0u8;
         let sp = ptr::from_ref(&here) as usize;
-        let span = self.stack_span.get();
         // bottom <= sp < top, as one unsigned compare: below the top, the
         // distance from the top's last byte is less than the size.
-        self.stack_top.get().wrapping_sub(sp).wrapping_sub(1) < span as usize
-            || (span == u32::MAX && self.on_own_large_stack(sp))
+        self.stack_top.get().wrapping_sub(sp).wrapping_sub(1) < self.stack_span.get() as usize
     }
 
     /// `on_own_stack` for a stack too large for `stack_span`.

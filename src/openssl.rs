@@ -358,21 +358,26 @@ impl LibCtx {
 /// documentation), else a call.
 #[inline(always)]
 pub fn current_default() -> LibCtx {
+    current_default_read().unwrap_or_else(current_default_called)
+}
+
+/// `current_default` when the thread descriptor answers it; None when only
+/// a call can.
+#[inline(always)]
+pub fn current_default_read() -> Option<LibCtx> {
     let offset = DEFAULT_SLOT.load(Ordering::Relaxed);
-    if offset != 0 {
-        // SAFETY: a non-zero offset is that of the slot `find_default_key` found.
-        let (data, seq) = unsafe { tsd::Slot::at(offset) }.read_data();
-        if data.is_null() {
-            return LibCtx::GLOBAL;
-        }
-        // Otherwise as pthread_getspecific: a value left with another
-        // sequence number is not the key's. An out-of-date DEFAULT_SEQ
-        // (another thread found the slot a moment ago) only costs the call.
-        if seq() == DEFAULT_SEQ.load(Ordering::Relaxed) {
-            return LibCtx(data);
-        }
+    if offset == 0 {
+        return None;
     }
-    current_default_called()
+    // SAFETY: a non-zero offset is that of the slot `find_default_key` found.
+    let (data, seq) = unsafe { tsd::Slot::at(offset) }.read_data();
+    if data.is_null() {
+        return Some(LibCtx::GLOBAL);
+    }
+    // Otherwise as pthread_getspecific: a value left with another sequence
+    // number is not the key's. An out-of-date DEFAULT_SEQ (another thread
+    // found the slot a moment ago) only costs the call.
+    (seq() == DEFAULT_SEQ.load(Ordering::Relaxed)).then_some(LibCtx(data))
 }
 
 /// `current_default` by a call: `pthread_getspecific` on libcrypto's key,

@@ -178,6 +178,18 @@ impl ThreadState {
         Ok(self.run(job, false))
     }
 
+    /// `resume` of a paused job of this thread when it takes only loads and
+    /// stores (see `Job::resume_quick`); None, with nothing changed, for
+    /// `resume` to take every other case.
+    #[inline(always)]
+    pub fn resume_quick(&self, handle: *mut Job) -> Option<Step> {
+        let job = self.pool.resumable(handle)?;
+        let step = job.resume_quick(self.current.get())?;
+        self.current.set(job.as_handle());
+        self.counters.on_resume();
+        Some(step)
+    }
+
     /// Makes `job` the current job and enters it (see `Job::enter`).
     #[inline(always)]
     fn run(&self, job: &'static Job, is_new: bool) -> Begun {
@@ -197,6 +209,23 @@ impl ThreadState {
         };
         job.arrived_back(arrival.context);
         Ok(self.back_from(job, Yield::decode(arrival.data)))
+    }
+
+    /// `returned` from a pause (the caller checked `arrival`'s `Yield`) that
+    /// needs no swap of the default library context: the paused job.
+    /// `arrival` back, with nothing changed, for `returned` to take every
+    /// other case.
+    #[inline(always)]
+    pub fn returned_quick(&self, arrival: Transfer) -> Result<*mut Job, Transfer> {
+        if let Some(job) = self.running_job()
+            && job.left_quick()
+        {
+            job.arrived_back(arrival.context);
+            self.current.set(job.parent());
+            self.counters.on_pause();
+            return Ok(job.as_handle());
+        }
+        Err(arrival)
     }
 
     /// The job that was current again, and the job given back to the pool
@@ -249,6 +278,9 @@ impl ThreadState {
     /// entered it.
     #[inline(always)]
     pub fn pause_current(&self) -> Result<Option<Step>, Error> {
+        if let Some(step) = self.pause_quick() {
+            return Ok(Some(step));
+        }
         if let Some(job) = self.running_job()
             && self.blocked.get() == 0
         {
@@ -262,6 +294,18 @@ impl ThreadState {
             return Ok(job.pause(deepest_at_pause));
         }
         Ok(None)
+    }
+
+    /// `pause_current` of a job on its own stack when pausing is not blocked
+    /// and nothing watches switches; None, with nothing changed, for
+    /// `pause_current` to take every other case.
+    #[inline(always)]
+    pub fn pause_quick(&self) -> Option<Step> {
+        let job = self.running_job()?;
+        if self.blocked.get() != 0 || !job.on_own_stack_quick() {
+            return None;
+        }
+        job.pause_quick()
     }
 
     /// `ASYNC_block_pause`: counts only inside a job.
