@@ -160,7 +160,10 @@ pub unsafe extern "C" fn ASYNC_start_job(
 ) -> c_int {
     // `job` and `ret` stay on the stack below the return address until the
     // landing (label 3) hands them to `start_job_landed`; the frame is 32
-    // bytes there, as on the calls.
+    // bytes there, as on the calls. The `nop` before each landing is never
+    // run: a debugger unwinding a suspended side looks up the rule of the
+    // byte before its saved address (as for any return address), and finds
+    // the landing's there instead of the jump's.
     #[cfg(target_arch = "x86_64")]
     std::arch::naked_asm!(
         ".cfi_startproc",
@@ -179,8 +182,9 @@ pub unsafe extern "C" fn ASYNC_start_job(
         "push rcx",
         ".cfi_adjust_cfa_offset 8",
         "jmp {jump}",
-        "3:",
         ".cfi_adjust_cfa_offset -8",
+        "nop",
+        "3:",
         "mov rdx, [rsp + 8]",
         "mov rcx, [rsp + 16]",
         "call {landed}",
@@ -334,8 +338,9 @@ pub extern "C" fn ASYNC_pause_job() -> c_int {
         "push rcx",
         ".cfi_adjust_cfa_offset 8",
         "jmp {jump}",
-        "3:",
         ".cfi_adjust_cfa_offset -8",
+        "nop",
+        "3:",
         "sub rsp, 8",
         ".cfi_adjust_cfa_offset 8",
         "call {landed}",

@@ -169,7 +169,13 @@ class FibreUnwinder(gdb.unwinder.Unwinder):
         if self.graft is not None:
             (graft_sp, graft_pc), regs = self.graft
             if sp == graft_sp and pc == graft_pc:
-                info = pending.create_unwind_info(_FrameId(sp_value, pc_value))
+                # The job's stack may lie below this frame's, and gdb stops at
+                # a caller inner to its callee (a corrupt stack, it assumes)
+                # unless inline frames stand between them: this frame's id is
+                # put just below the job's frames for as long as the graft
+                # lasts.
+                below = gdb.Value(regs["rsp"] - 16).cast(sp_value.type)
+                info = pending.create_unwind_info(_FrameId(below, pc_value))
                 for name, value in _values(pending, regs):
                     info.add_saved_register(name, value)
                 return info
