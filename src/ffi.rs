@@ -137,6 +137,68 @@ pub extern "C" fn ASYNC_cleanup_thread() {
     })
 }
 
+/// The body of an export that switches on x86-64 (see `fibre::Step`): calls
+/// `$before` with the export's arguments; if it names no target, returns the
+/// value it gave; else jumps to `jump_fcontext`, the caller's return address
+/// saved as where to come back, and when something switches back, lands at
+/// label 3, calls `$landed` with what the switch delivered (and the
+/// registers `hand_on` loads), and goes back to the caller by an indirect
+/// jump. `keep` pushes what must outlive the switch; `frame` is the bytes
+/// below the return address, `keep`'s and an 8-byte pad that keeps the
+/// calls aligned, all of it left in place across the switch. The `nop`
+/// before the landing is never run: a debugger unwinding a suspended side
+/// looks up the rule of the byte before its saved address, as for any
+/// return address, and finds the landing's there instead of the jump's.
+#[cfg(target_arch = "x86_64")]
+macro_rules! switching_export {
+    (
+        $before:path,
+        $landed:path,
+        frame = $frame:literal,
+        keep = [$($keep:literal),*],
+        hand_on = [$($hand_on:literal),*] $(,)?
+    ) => {
+        std::arch::naked_asm!(
+            ".cfi_startproc",
+            $($keep,)*
+            "sub rsp, 8",
+            ".cfi_adjust_cfa_offset 8",
+            "call {before}",
+            "test rax, rax",
+            "jz 2f",
+            "mov rdi, rax",
+            "mov rsi, rdx",
+            "lea rcx, [rip + 3f]",
+            "push rcx",
+            ".cfi_adjust_cfa_offset 8",
+            "jmp {jump}",
+            ".cfi_adjust_cfa_offset -8",
+            "nop",
+            "3:",
+            $($hand_on,)*
+            "call {landed}",
+            "add rsp, {frame}",
+            ".cfi_adjust_cfa_offset -{frame}",
+            "pop rcx",
+            ".cfi_adjust_cfa_offset -8",
+            ".cfi_register 16, 2",
+            "jmp rcx",
+            "2:",
+            ".cfi_def_cfa_offset {frame} + 8",
+            ".cfi_restore 16",
+            "add rsp, {frame}",
+            ".cfi_adjust_cfa_offset -{frame}",
+            "mov eax, edx",
+            "ret",
+            ".cfi_endproc",
+            before = sym $before,
+            landed = sym $landed,
+            jump = sym crate::fibre::jump_fcontext,
+            frame = const $frame,
+        )
+    };
+}
+
 /// Starts a new job running `func` on a copy of `size` bytes of `args` when
 /// `*job` is NULL, or resumes the paused job `*job`. Returns `ASYNC_PAUSE`
 /// (`*job` set), `ASYNC_FINISH` (`*ret` set, `*job` set to NULL),
@@ -159,52 +221,19 @@ pub unsafe extern "C" fn ASYNC_start_job(
     size: usize,
 ) -> c_int {
     // `job` and `ret` stay on the stack below the return address until the
-    // landing (label 3) hands them to `start_job_landed`; the frame is 32
-    // bytes there, as on the calls. The `nop` before each landing is never
-    // run: a debugger unwinding a suspended side looks up the rule of the
-    // byte before its saved address (as for any return address), and finds
-    // the landing's there instead of the jump's.
+    // landing hands them to `start_job_landed`.
     #[cfg(target_arch = "x86_64")]
-    std::arch::naked_asm!(
-        ".cfi_startproc",
-        "push rdi",
-        ".cfi_adjust_cfa_offset 8",
-        "push rdx",
-        ".cfi_adjust_cfa_offset 8",
-        "sub rsp, 8",
-        ".cfi_adjust_cfa_offset 8",
-        "call {before}",
-        "test rax, rax",
-        "jz 2f",
-        "mov rdi, rax",
-        "mov rsi, rdx",
-        "lea rcx, [rip + 3f]",
-        "push rcx",
-        ".cfi_adjust_cfa_offset 8",
-        "jmp {jump}",
-        ".cfi_adjust_cfa_offset -8",
-        "nop",
-        "3:",
-        "mov rdx, [rsp + 8]",
-        "mov rcx, [rsp + 16]",
-        "call {landed}",
-        "add rsp, 24",
-        ".cfi_adjust_cfa_offset -24",
-        "pop rcx",
-        ".cfi_adjust_cfa_offset -8",
-        ".cfi_register 16, 2",
-        "jmp rcx",
-        "2:",
-        ".cfi_def_cfa_offset 32",
-        ".cfi_restore 16",
-        "add rsp, 24",
-        ".cfi_adjust_cfa_offset -24",
-        "mov eax, edx",
-        "ret",
-        ".cfi_endproc",
-        before = sym start_job_before,
-        landed = sym start_job_landed,
-        jump = sym crate::fibre::jump_fcontext,
+    switching_export!(
+        start_job_before,
+        start_job_landed,
+        frame = 24,
+        keep = [
+            "push rdi",
+            ".cfi_adjust_cfa_offset 8",
+            "push rdx",
+            ".cfi_adjust_cfa_offset 8"
+        ],
+        hand_on = ["mov rdx, [rsp + 8]", "mov rcx, [rsp + 16]"],
     );
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -323,43 +352,7 @@ fn deliver(started: Started, job: *mut *mut ASYNC_JOB, ret: *mut c_int) -> c_int
 #[cfg_attr(target_arch = "x86_64", unsafe(naked))]
 pub extern "C" fn ASYNC_pause_job() -> c_int {
     #[cfg(target_arch = "x86_64")]
-    std::arch::naked_asm!(
-        ".cfi_startproc",
-        "sub rsp, 8",
-        ".cfi_adjust_cfa_offset 8",
-        "call {before}",
-        "add rsp, 8",
-        ".cfi_adjust_cfa_offset -8",
-        "test rax, rax",
-        "jz 2f",
-        "mov rdi, rax",
-        "mov rsi, rdx",
-        "lea rcx, [rip + 3f]",
-        "push rcx",
-        ".cfi_adjust_cfa_offset 8",
-        "jmp {jump}",
-        ".cfi_adjust_cfa_offset -8",
-        "nop",
-        "3:",
-        "sub rsp, 8",
-        ".cfi_adjust_cfa_offset 8",
-        "call {landed}",
-        "add rsp, 8",
-        ".cfi_adjust_cfa_offset -8",
-        "pop rcx",
-        ".cfi_adjust_cfa_offset -8",
-        ".cfi_register 16, 2",
-        "jmp rcx",
-        "2:",
-        ".cfi_def_cfa_offset 8",
-        ".cfi_restore 16",
-        "mov eax, edx",
-        "ret",
-        ".cfi_endproc",
-        before = sym pause_job_before,
-        landed = sym pause_job_landed,
-        jump = sym crate::fibre::jump_fcontext,
-    );
+    switching_export!(pause_job_before, pause_job_landed, frame = 8, keep = [], hand_on = []);
     #[cfg(not(target_arch = "x86_64"))]
     {
         // SAFETY: a step from `pause_job_before` is a live suspended context.
