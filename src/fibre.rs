@@ -71,9 +71,9 @@ unsafe fn carry_fp_env(target: &Context) {
 }
 
 /// The address of a suspended context's save area (what `jump_fcontext`
-/// takes and returns).
+/// takes and returns): on the stack of the side that stopped there.
 #[inline(always)]
-fn save_area(context: &Context) -> *mut c_void {
+pub fn save_area(context: &Context) -> *mut c_void {
     const _: () = assert!(size_of::<Context>() == size_of::<*mut c_void>());
     // SAFETY: `Context` is a repr(C) wrapper of that one pointer.
     unsafe { *std::ptr::from_ref(context).cast::<*mut c_void>() }

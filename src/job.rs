@@ -592,8 +592,13 @@ impl Job {
     #[inline]
     pub fn on_own_stack(&self) -> bool {
         let here = 0u8;
-        self.on_own_stack_quick()
-            || (self.stack_span.get() == u32::MAX && self.on_own_large_stack(ptr::from_ref(&here) as usize))
+        self.holds(ptr::from_ref(&here) as usize)
+    }
+
+    /// Whether the address `at` lies on this job's stack.
+    #[inline]
+    pub fn holds(&self, at: usize) -> bool {
+        self.holds_quick(at) || (self.stack_span.get() == u32::MAX && self.on_own_large_stack(at))
     }
 
     /// `on_own_stack` in one compare: false for a stack too large for
@@ -601,10 +606,15 @@ impl Job {
     #[inline(always)]
     pub fn on_own_stack_quick(&self) -> bool {
         let here = 0u8;
-        let sp = ptr::from_ref(&here) as usize;
-        // bottom <= sp < top, as one unsigned compare: below the top, the
+        self.holds_quick(ptr::from_ref(&here) as usize)
+    }
+
+    /// `holds` in one compare: false for a stack too large for `stack_span`.
+    #[inline(always)]
+    fn holds_quick(&self, at: usize) -> bool {
+        // bottom <= at < top, as one unsigned compare: below the top, the
         // distance from the top's last byte is less than the size.
-        self.stack_top.get().wrapping_sub(sp).wrapping_sub(1) < self.stack_span.get() as usize
+        self.stack_top.get().wrapping_sub(at).wrapping_sub(1) < self.stack_span.get() as usize
     }
 
     /// `on_own_stack` for a stack too large for `stack_span`.

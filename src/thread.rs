@@ -15,7 +15,7 @@ use context::Transfer;
 
 use crate::ctypes::ASYNC_job_fn;
 use crate::error::{Error, error};
-use crate::fibre::{Step, Yield};
+use crate::fibre::{self, Step, Yield};
 use crate::fork;
 use crate::job::{Entry, Job, State};
 use crate::log::{self, Level};
@@ -204,8 +204,18 @@ impl ThreadState {
     /// `arrival` is where the job stopped and why.
     #[inline(always)]
     pub fn returned(&self, arrival: Transfer) -> Result<Started, Error> {
-        let Some(job) = self.running_job() else {
-            return Err(error!(internal, "switched back with no current job"));
+        // The job that switched back stopped on its own stack. A job above
+        // it is still current when it was left by `longjmp` into that one
+        // (its entering job), which then finished: abandoned, as `pause_current` does.
+        let stopped_at = fibre::save_area(&arrival.context) as usize;
+        let job = loop {
+            let Some(job) = self.running_job() else {
+                return Err(error!(internal, "switched back with no current job"));
+            };
+            if job.holds(stopped_at) {
+                break job;
+            }
+            self.current.set(job.abandon());
         };
         job.arrived_back(arrival.context);
         Ok(self.back_from(job, Yield::decode(arrival.data)))
