@@ -59,7 +59,8 @@ TEST_PACKAGES  := $(shell sed -n 's/^test //p' tools/debian-packages)
 
 .PHONY: test-openssl35
 .PHONY: all lib header demo test rust-test c-test manpage-test header-test install-test stats-test unload-test mutation-test lint check deps deps-test clean install uninstall \
-	valgrind-test sanitize-test fuzz-test stress-test secure-test wx-test dlopen-test test-openssl111 gdb-test live-stats-test stat-tool
+	valgrind-test sanitize-test fuzz-test stress-test secure-test wx-test dlopen-test test-openssl111 gdb-test live-stats-test stat-tool \
+	aarch64-test
 
 FUZZ_SECONDS   ?= 30
 ENV_FUZZ_SECONDS ?= 10
@@ -237,6 +238,13 @@ wx-test: deps deps-test lib
 # fault and a second dlopen: against libcrypto and librustasync alike.
 unload-test: lib
 	c-tests/unload-test.sh $(BUILD)/unload-test $(LIBDIR)
+
+# The library built for aarch64 (the switch by a call, not the x86-64
+# stubs) and the C tests that need no libcrypto under qemu-aarch64, output
+# compared with x86-64's (run `make c-test` first). Not in `make test`: it
+# needs rustup's aarch64 standard library, downloaded from rust-lang.org.
+aarch64-test: deps
+	c-tests/aarch64-qemu.sh $(BUILD)/aarch64
 
 # The gdb extension (tools/gdb/rustasync.py) on three paused jobs and a
 # running one: live, in a kernel core dump and in a gcore dump.

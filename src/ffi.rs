@@ -245,9 +245,8 @@ pub unsafe extern "C" fn ASYNC_start_job(
     }
 }
 
-/// `ASYNC_start_job` up to its switch. A resume that takes only loads and
-/// stores (`ThreadState::resume_quick`) needs no frame, no call and nothing
-/// that could panic; everything else goes to `start_job_prepared`.
+/// `ASYNC_start_job` up to its switch: a resume to `start_job_resume`, the
+/// rest to `start_job_prepared`, each by a jump.
 extern "C" fn start_job_before(
     job: *mut *mut ASYNC_JOB,
     ctx: *mut ASYNC_WAIT_CTX,
@@ -256,12 +255,28 @@ extern "C" fn start_job_before(
     args: *mut c_void,
     size: usize,
 ) -> Step {
-    if !job.is_null()
-        // SAFETY: `job` is non-null and, per the contract, valid for reads.
-        && let handle = unsafe { *job }
-        && !handle.is_null()
-        && let Some(thread) = ThreadState::current_thread()
-        && let Some(step) = thread.resume_quick(handle.cast())
+    // SAFETY: `job` is non-null and, per the contract, valid for reads.
+    if !job.is_null() && !unsafe { *job }.is_null() {
+        return start_job_resume(job, ctx, ret, func, args, size);
+    }
+    start_job_prepared(job, ctx, ret, func, args, size)
+}
+
+/// A resume that takes only loads and stores (`ThreadState::resume_quick`)
+/// needs no frame, no call and nothing that could panic; any other goes to
+/// `start_job_prepared`.
+#[inline(never)]
+extern "C" fn start_job_resume(
+    job: *mut *mut ASYNC_JOB,
+    ctx: *mut ASYNC_WAIT_CTX,
+    ret: *mut c_int,
+    func: Option<unsafe extern "C" fn(arg: *mut c_void) -> c_int>,
+    args: *mut c_void,
+    size: usize,
+) -> Step {
+    if let Some(thread) = ThreadState::current_thread()
+        // SAFETY: `start_job_before` found `job` non-null (valid for reads).
+        && let Some(step) = thread.resume_quick(unsafe { *job }.cast())
     {
         return step;
     }

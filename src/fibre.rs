@@ -53,6 +53,7 @@ impl Yield {
 /// `target` must be a suspended fcontext (from `make_fcontext` or a jump),
 /// whose save area begins with MXCSR (4 bytes) and the x87 control word.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 unsafe fn carry_fp_env(target: &Context) {
     #[cfg(target_arch = "x86_64")]
     {

@@ -491,10 +491,11 @@ impl Job {
     /// Called on the job's own stack by `ASYNC_pause_job`: returns the switch
     /// back to whoever entered the job, for the caller to make, the resume
     /// arriving in `resumed`; or, when something follows switches, switches
-    /// here and returns None once the job is resumed. `deepest` is the high-water mark, in bytes, of the stack depth at
-    /// pauses that `RUSTASYNC_STATS` keeps (the caller's counter), asked
-    /// for only when something watches switches: finding it is a load the
-    /// unwatched pause need not make.
+    /// here and returns None once the job is resumed. `deepest` is the
+    /// high-water mark, in bytes, of the stack depth at pauses that
+    /// `RUSTASYNC_STATS` keeps (the caller's counter), asked for only when
+    /// something watches switches: finding it is a load the unwatched pause
+    /// need not make.
     #[inline(always)]
     pub fn pause<'a>(&self, deepest: impl FnOnce() -> &'a AtomicU64) -> Option<Step> {
         if let Some(step) = self.pause_quick() {
