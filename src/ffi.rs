@@ -149,6 +149,10 @@ pub extern "C" fn ASYNC_cleanup_thread() {
 /// before the landing is never run: a debugger unwinding a suspended side
 /// looks up the rule of the byte before its saved address, as for any
 /// return address, and finds the landing's there instead of the jump's.
+/// Where the return address is found again after `jmp rcx` is spelled out
+/// (`.cfi_offset`), not `.cfi_restore`: libgcc's unwinder takes a restore
+/// to mean "not saved", and `backtrace(3)` from a signal handler that
+/// interrupted the instruction after it read a return address out of rcx.
 #[cfg(target_arch = "x86_64")]
 macro_rules! switching_export {
     (
@@ -185,7 +189,7 @@ macro_rules! switching_export {
             "jmp rcx",
             "2:",
             ".cfi_def_cfa_offset {frame} + 8",
-            ".cfi_restore 16",
+            ".cfi_offset 16, -8",
             "add rsp, {frame}",
             ".cfi_adjust_cfa_offset -{frame}",
             "mov eax, edx",
