@@ -288,9 +288,6 @@ impl ThreadState {
     /// entered it.
     #[inline(always)]
     pub fn pause_current(&self) -> Result<Option<Step>, Error> {
-        if let Some(step) = self.pause_quick() {
-            return Ok(Some(step));
-        }
         if let Some(job) = self.running_job()
             && self.blocked.get() == 0
         {
