@@ -599,7 +599,7 @@ impl Job {
     /// Whether the address `at` lies on this job's stack.
     #[inline]
     pub fn holds(&self, at: usize) -> bool {
-        self.holds_quick(at) || (self.stack_span.get() == u32::MAX && self.on_own_large_stack(at))
+        self.holds_quick(at) || (self.stack_span.get() == u32::MAX && self.holds_on_large_stack(at))
     }
 
     /// `on_own_stack` in one compare: false for a stack too large for
@@ -618,14 +618,14 @@ impl Job {
         self.stack_top.get().wrapping_sub(at).wrapping_sub(1) < self.stack_span.get() as usize
     }
 
-    /// `on_own_stack` for a stack too large for `stack_span`.
+    /// `holds` for a stack too large for `stack_span`.
     #[cold]
     #[inline(never)]
-    fn on_own_large_stack(&self, sp: usize) -> bool {
+    fn holds_on_large_stack(&self, at: usize) -> bool {
         // SAFETY: the job is the thread's current one, so its stack Option
         // changes only on this thread, not during this read.
         match unsafe { &*self.stack.get() } {
-            Some(stack) => (stack.bottom() as usize..stack.top() as usize).contains(&sp),
+            Some(stack) => (stack.bottom() as usize..stack.top() as usize).contains(&at),
             None => false,
         }
     }
