@@ -35,18 +35,22 @@ done
 
 # Tests that need no libcrypto. Not here: hot_path (seccomp strict mode
 # stops qemu-user's own system calls), stack_overflow (qemu-user does not
-# deliver guard-page faults on the signal stack as the kernel does), and
+# deliver guard-page faults on the signal stack as the kernel does),
 # fork_handlers and host_signals (they run themselves again with exec, which
-# an aarch64 binary cannot do under qemu-user without binfmt_misc).
-tests=(args_alignment args_copy block_pause block_pause_scope current_job empty_args_no_libcrypto
-       job_lifecycle longjmp_in_job many_jobs mem_functions nesting no_libcrypto pause_outside
-       pool_cleanup pool_default pool_limits pool_reinit pool_reuse pool_threads resume_args_ignored
+# an aarch64 binary cannot do under qemu-user without binfmt_misc), fp_env
+# (x86 intrinsics). exhaustion, fork_paused, libcrypto_late, paused_at_exit,
+# stack_clash, stack_size, trim_memory and wx_maps fail or print otherwise
+# under qemu-user, not yet looked into.
+tests=(args_alignment args_copy block_pause block_pause_scope current_job defined_misuse
+       empty_args_no_libcrypto job_lifecycle live_file_safety longjmp_in_job many_jobs mem_functions
+       nested_fork_counts nesting no_libcrypto pause_outside pool_cleanup pool_default pool_limits
+       pool_reinit pool_reuse pool_threads pool_trim_limits resume_args_ignored signal_in_switch
        start_results stats_api stress wait_ctx_callback_status wait_ctx_changed wait_ctx_cleanup
        wait_ctx_fds wait_ctx_shared wait_ctx_teardown)
+mapfile -t cflags < <(c_test_cflags rustasync)
 for name in "${tests[@]}"; do
-    if ! aarch64-linux-gnu-gcc -std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-            -I"$root/include" -I"$root/c-tests" -I"$build/include" \
-            '-DTEST_EXPECT_IMPL="librustasync.so"' -o "$build/$name" "$root/c-tests/$name.c" \
+    if ! aarch64-linux-gnu-gcc "${cflags[@]}" -I"$root/include" -I"$build/include" \
+            -o "$build/$name" "$root/c-tests/$name.c" \
             -L"$build" -lrustasync -lpthread -ldl 2>"$build/$name.cc"; then
         fail "$name" "does not build for aarch64: $(head -n1 "$build/$name.cc")"
         continue
