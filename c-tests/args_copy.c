@@ -4,9 +4,14 @@
  * change or reuse its buffer as soon as ASYNC_start_job returns, and the
  * job's writes never reach the caller. args NULL passes NULL, and a
  * non-NULL pointer with size 0 passes NULL too. Blocks of any size
- * (1 byte to 64 KiB here) arrive intact.
+ * (1 byte to 64 KiB here) arrive intact. Every size from 1 to 160 bytes
+ * is also passed from a block that ends where an inaccessible page begins,
+ * so a copy that reads one byte too far (small blocks are copied in moves
+ * of 16, 8, 4 or 1 bytes) faults instead of passing.
  */
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <openssl/async.h>
 #include "common.h"
 
@@ -59,6 +64,49 @@ static int block_job(void *arg)
         if (p[i] != 0xEE)
             return -2;
     return (int)good;
+}
+
+/* Counts the bytes of its block that match the pattern; no pause. */
+static int count_job(void *arg)
+{
+    const unsigned char *p = arg;
+    size_t i, good = 0, size = current_size;
+
+    for (i = 0; i < size; i++)
+        if (p[i] == pattern(size, i))
+            good++;
+    return (int)good;
+}
+
+/* Sizes 1..160 from blocks ending at a PROT_NONE page; prints the first
+ * size that went wrong, or that none did. */
+static void sizes_at_page_end(ASYNC_WAIT_CTX *ctx)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size, i, bad = 0;
+    unsigned char *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    CHECK(map != MAP_FAILED && mprotect(map + page, page, PROT_NONE) == 0);
+    if (map == MAP_FAILED)
+        return;
+    for (size = 1; size <= 160 && bad == 0; size++) {
+        unsigned char *block = map + page - size;
+        ASYNC_JOB *job = NULL;
+        int ret = -1;
+
+        for (i = 0; i < size; i++)
+            block[i] = pattern(size, i);
+        current_size = size;
+        if (ASYNC_start_job(&job, ctx, &ret, count_job, block, size) != ASYNC_FINISH
+            || ret != (int)size)
+            bad = size;
+    }
+    if (bad)
+        printf("sizes 1 to 160 at a page's end: size %zu arrived wrong\n", bad);
+    else
+        printf("sizes 1 to 160 at a page's end: every block arrived intact\n");
+    CHECK(bad == 0);
+    munmap(map, 2 * page);
 }
 
 int main(void)
@@ -127,6 +175,8 @@ int main(void)
                intact ? "yes" : "no");
         CHECK(rc == ASYNC_FINISH && ret == (int)size && intact);
     }
+
+    sizes_at_page_end(ctx);
 
     ASYNC_WAIT_CTX_free(ctx);
     ASYNC_cleanup_thread();

@@ -28,7 +28,7 @@ pub use crate::ctypes::{
 use context::Transfer;
 
 use crate::error::{Error, error};
-use crate::fibre::{Step, Yield};
+use crate::fibre::Step;
 use crate::job::{Job, State};
 use crate::stack;
 use crate::thread::{Begun, Started, ThreadState};
@@ -259,9 +259,32 @@ extern "C" fn start_job_before(
     args: *mut c_void,
     size: usize,
 ) -> Step {
+    if job.is_null() {
+        return start_job_prepared(job, ctx, ret, func, args, size);
+    }
     // SAFETY: `job` is non-null and, per the contract, valid for reads.
-    if !job.is_null() && !unsafe { *job }.is_null() {
-        return start_job_resume(job, ctx, ret, func, args, size);
+    if unsafe { *job }.is_null() {
+        return start_job_new(job, ctx, ret, func, args, size);
+    }
+    start_job_resume(job, ctx, ret, func, args, size)
+}
+
+/// A new job that takes only loads and stores (`ThreadState::start_quick`)
+/// needs no frame and nothing that could panic; any other goes to
+/// `start_job_prepared`.
+#[inline(never)]
+extern "C" fn start_job_new(
+    job: *mut *mut ASYNC_JOB,
+    ctx: *mut ASYNC_WAIT_CTX,
+    ret: *mut c_int,
+    func: Option<unsafe extern "C" fn(arg: *mut c_void) -> c_int>,
+    args: *mut c_void,
+    size: usize,
+) -> Step {
+    if let Some(thread) = ThreadState::current_thread()
+        && let Some(step) = thread.start_quick(ctx.cast(), func, args, size)
+    {
+        return step;
     }
     start_job_prepared(job, ctx, ret, func, args, size)
 }
@@ -319,11 +342,9 @@ extern "C" fn start_job_prepared(
 /// in loads and stores as in `start_job_before`.
 extern "C" fn start_job_landed(arrival: Transfer, ret: *mut c_int, job: *mut *mut ASYNC_JOB) -> c_int {
     let mut arrival = arrival;
-    if Yield::decode(arrival.data) == Yield::Paused
-        && let Some(thread) = ThreadState::current_thread()
-    {
+    if let Some(thread) = ThreadState::current_thread() {
         match thread.returned_quick(arrival) {
-            Ok(paused) => return deliver(Started::Paused(paused), job, ret),
+            Ok(started) => return deliver(started, job, ret),
             Err(back) => arrival = back,
         }
     }

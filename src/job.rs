@@ -329,12 +329,8 @@ impl Job {
     /// Prepares an idle job to run `func` on a copy of `size` bytes at
     /// `args`. Fails only when a large argument block cannot be allocated.
     pub fn prepare(&self, func: Set<ASYNC_job_fn>, args: *const c_void, size: usize, wait_ctx: *mut WaitCtx) -> bool {
-        // OpenSSL copies only a non-empty block; a pointer with size 0 reaches
-        // the job as NULL.
-        let copy = if args.is_null() || size == 0 {
-            ptr::null_mut()
-        } else if size <= INLINE_ARGS {
-            self.inline_args.get().cast::<c_void>()
+        let copy = if args.is_null() || size <= INLINE_ARGS {
+            self.copy_args_inline(args, size)
         } else {
             // SAFETY: malloc has no preconditions.
             let block = unsafe { libc::malloc(size) };
@@ -342,21 +338,75 @@ impl Job {
                 return false;
             }
             self.args_on_heap.set(true);
+            // SAFETY: `args` points to `size` readable bytes (the caller's
+            // contract) and `block` to `size` writable ones of its own.
+            unsafe { ptr::copy_nonoverlapping(args.cast::<u8>(), block.cast::<u8>(), size) };
             block
         };
-        if !copy.is_null() {
-            // SAFETY: `args` points to `size` readable bytes (the caller's
-            // contract) and `copy` to at least `size` writable ones that do
-            // not overlap them.
-            unsafe { ptr::copy_nonoverlapping(args.cast::<u8>(), copy.cast::<u8>(), size) };
+        self.set_function(func, copy, wait_ctx);
+        true
+    }
+
+    /// The copy of an argument block of at most `INLINE_ARGS` bytes, in the
+    /// control block. OpenSSL copies only a non-empty block; a pointer with
+    /// size 0 reaches the job as NULL.
+    #[inline(always)]
+    fn copy_args_inline(&self, args: *const c_void, size: usize) -> *mut c_void {
+        if args.is_null() || size == 0 {
+            return ptr::null_mut();
         }
-        self.args.set(copy);
+        let inline = self.inline_args.get().cast::<c_void>();
+        // SAFETY: `args` points to `size` readable bytes (the caller's
+        // contract), at most INLINE_ARGS (the caller's check), which the
+        // control block's own array holds.
+        unsafe { copy_small(args.cast::<u8>(), inline.cast::<u8>(), size) };
+        inline
+    }
+
+    /// What the next run of the job calls, with what, and the wait context
+    /// it is attached to.
+    #[inline(always)]
+    fn set_function(&self, func: Set<ASYNC_job_fn>, args: *mut c_void, wait_ctx: *mut WaitCtx) {
+        self.args.set(args);
         self.func.set(func);
         // SAFETY: a non-null wait context is live when the job starts (the
         // caller's contract with ASYNC_start_job); the attachment lives in
         // the arena and detaches before the job is freed.
         unsafe { self.wait.attach(wait_ctx) };
-        true
+    }
+
+    /// Whether `start_quick` takes these arguments: none, or a block that
+    /// fits in the control block (an empty block behind a pointer is
+    /// OpenSSL 1.1's refusal, which `prepare`'s caller makes).
+    #[inline(always)]
+    pub fn args_fit_inline(args: *const c_void, size: usize) -> bool {
+        // 1..=INLINE_ARGS as one unsigned compare.
+        args.is_null() || size.wrapping_sub(1) < INLINE_ARGS
+    }
+
+    /// `prepare` and `enter` of an idle job in loads and stores, with a copy
+    /// of arguments that `args_fit_inline`: when the job is no fresh fibre
+    /// and nothing watches it. `starter_ctx` is the caller's default library
+    /// context. None, with nothing changed, in every other case.
+    #[inline(always)]
+    pub fn start_quick(
+        &self,
+        func: Set<ASYNC_job_fn>,
+        args: *const c_void,
+        size: usize,
+        wait_ctx: *mut WaitCtx,
+        parent: *mut Job,
+        starter_ctx: LibCtx,
+    ) -> Option<Step> {
+        if self.flags.get() != 0 {
+            return None;
+        }
+        self.set_function(func, self.copy_args_inline(args, size), wait_ctx);
+        self.libctx.set(starter_ctx);
+        self.parent.set(parent);
+        self.set_state(State::Running);
+        // SAFETY: as in `enter`: the job is idle and not fresh.
+        Some(unsafe { self.other_side.hand_over(self as *const Job as usize) })
     }
 
     fn free_args(&self) {
@@ -380,6 +430,22 @@ impl Job {
             // used it has finished.
             unsafe { libc::free(self.args.get()) };
         }
+        self.finish_run()
+    }
+
+    /// `finish` when it takes only loads and stores; None, with nothing
+    /// changed, when the arguments are on the heap.
+    #[inline(always)]
+    pub fn finish_quick(&self) -> Option<c_int> {
+        if self.args_on_heap.get() {
+            return None;
+        }
+        Some(self.finish_run())
+    }
+
+    /// `finish` once the arguments are freed.
+    #[inline(always)]
+    fn finish_run(&self) -> c_int {
         self.wait.detach();
         self.set_state(State::Idle);
         self.ret.get()
@@ -612,7 +678,7 @@ impl Job {
 
     /// `holds` in one compare: false for a stack too large for `stack_span`.
     #[inline(always)]
-    fn holds_quick(&self, at: usize) -> bool {
+    pub fn holds_quick(&self, at: usize) -> bool {
         // bottom <= at < top, as one unsigned compare: below the top, the
         // distance from the top's last byte is less than the size.
         self.stack_top.get().wrapping_sub(at).wrapping_sub(1) < self.stack_span.get() as usize
@@ -676,6 +742,49 @@ impl Job {
             0
         });
         self.ret.set(ret);
+    }
+}
+
+/// Copies `size` bytes, 1 to `INLINE_ARGS`, in moves of 16, 8, 4 or 1 bytes
+/// (the last move of each size overlapping the one before) rather than by a
+/// call to `memcpy`, which would make the quick start keep registers in a
+/// stack frame; libssl's 40-byte block takes three moves.
+///
+/// # Safety
+/// `src` must be readable and `dst` writable for `size` bytes, and the two
+/// must not overlap.
+#[inline(always)]
+unsafe fn copy_small(src: *const u8, dst: *mut u8, size: usize) {
+    // SAFETY (all blocks): every move lies within the first `size` bytes of
+    // both, by the bounds tested before it; the caller vouches for those.
+    unsafe fn move_at<T>(src: *const u8, dst: *mut u8, at: usize) {
+        // SAFETY: the caller's.
+        unsafe {
+            dst.add(at)
+                .cast::<T>()
+                .write_unaligned(src.add(at).cast::<T>().read_unaligned())
+        };
+    }
+    // SAFETY: see above.
+    unsafe {
+        if size >= 16 {
+            let mut at = 0;
+            while at + 16 < size {
+                move_at::<u128>(src, dst, at);
+                at += 16;
+            }
+            move_at::<u128>(src, dst, size - 16);
+        } else if size >= 8 {
+            move_at::<u64>(src, dst, 0);
+            move_at::<u64>(src, dst, size - 8);
+        } else if size >= 4 {
+            move_at::<u32>(src, dst, 0);
+            move_at::<u32>(src, dst, size - 4);
+        } else {
+            for at in 0..size {
+                move_at::<u8>(src, dst, at);
+            }
+        }
     }
 }
 

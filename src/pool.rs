@@ -243,12 +243,11 @@ impl Pool {
             // First use without ASYNC_init_thread behaves as (0, 0).
             self.init(0, 0, counters);
         }
-        // SAFETY: as in with_idle.
-        let idle = unsafe { &mut *self.idle.get() };
-        if let Some(job) = idle.pop() {
-            // with_idle's bookkeeping, on each branch of the pop, so that
-            // the job found needs no second test after it.
-            self.after_idle_change(idle.len(), counters);
+        if let Some((job, looks)) = self.take_idle(counters) {
+            if looks {
+                // SAFETY: as in with_idle.
+                self.look_for_cold_jobs(unsafe { &*self.idle.get() }.len(), counters);
+            }
             return Some(job);
         }
         // An empty list counts as a change too, as it always has.
@@ -281,6 +280,67 @@ impl Pool {
         self.create_job(counters)
     }
 
+    /// The job `take_job` would hand out next when that takes only loads and
+    /// stores: an idle one is left and the change does not make the trimmer
+    /// look. None otherwise, for `take_job`.
+    #[inline(always)]
+    pub fn next_idle_quick(&self) -> Option<&'static Job> {
+        // SAFETY: as in with_idle.
+        let idle = unsafe { &*self.idle.get() };
+        if self.trim.next_change_looks() {
+            return None;
+        }
+        idle.last().copied()
+    }
+
+    /// Takes the top idle job, if any, and counts the change; the second
+    /// value says whether the trimmer is to look now (`look_for_cold_jobs`),
+    /// which is left to the caller: a call here would cost the quick start,
+    /// which asked `next_idle_quick` first, a stack frame.
+    #[inline(always)]
+    pub fn take_idle(&self, counters: &ThreadCounters) -> Option<(&'static Job, bool)> {
+        // SAFETY: as in with_idle.
+        let idle = unsafe { &mut *self.idle.get() };
+        let job = idle.pop()?;
+        let len = idle.len();
+        stats::set(&counters.idle, len as u64);
+        Some((job, self.trim.after_change(len)))
+    }
+
+    /// Whether `give_back_quick` can take a job: the pool has its limits,
+    /// room on the idle list, and the change does not make the trimmer look.
+    #[inline(always)]
+    pub fn can_give_back_quick(&self) -> bool {
+        // SAFETY: as in with_idle.
+        let idle = unsafe { &*self.idle.get() };
+        self.limits.get().is_some() && idle.len() < idle.capacity() && !self.trim.next_change_looks()
+    }
+
+    /// `give_back` to a pool with its limits and room on the idle list, in
+    /// loads and stores; returns whether the trimmer is to look now, left to
+    /// the caller as in `take_idle`.
+    ///
+    /// # Safety
+    /// The idle list must have room for one more job.
+    #[inline(always)]
+    pub unsafe fn give_back_quick(&self, job: &'static Job, counters: &ThreadCounters) -> bool {
+        // SAFETY: as in with_idle.
+        let idle = unsafe { &mut *self.idle.get() };
+        let len = idle.len();
+        debug_assert!(len < idle.capacity(), "the caller made room");
+        // SAFETY: within the capacity (the caller's contract); the slot is
+        // written before the length covers it. (Not `push`, whose growth is
+        // a call.)
+        unsafe {
+            idle.as_mut_ptr().add(len).write(job);
+            idle.set_len(len + 1);
+        }
+        stats::set(&counters.idle, (len + 1) as u64);
+        // with_idle's bookkeeping, less the low-water mark, which a longer
+        // list leaves where it was.
+        self.trim.after_growth()
+    }
+
     /// Returns a finished job to the pool. As in OpenSSL this is whatever
     /// pool the thread has now, even for a job of an earlier pool (which the
     /// new pool then reuses without counting it); with no pool it is freed.
@@ -290,11 +350,8 @@ impl Pool {
             // SAFETY: as in with_idle.
             let idle = unsafe { &mut *self.idle.get() };
             if idle.try_reserve(1).is_ok() {
-                idle.push(job);
-                stats::set(&counters.idle, idle.len() as u64);
-                // with_idle's bookkeeping, less the low-water mark, which a
-                // longer list leaves where it was.
-                if self.trim.after_growth() {
+                // SAFETY: room was just made.
+                if unsafe { self.give_back_quick(job, counters) } {
                     self.look_for_cold_jobs(idle.len(), counters);
                 }
                 return;

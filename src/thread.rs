@@ -165,6 +165,32 @@ impl ThreadState {
         Ok(self.run(job, true))
     }
 
+    /// `start_new` when it takes only loads and stores: an idle job is ready
+    /// in the pool (see `Pool::next_idle_quick`), the arguments fit in its
+    /// control block and `Job::start_quick` takes it. None, with nothing
+    /// changed, for `start_new` to take every other case.
+    #[inline(always)]
+    pub fn start_quick(
+        &self,
+        wait_ctx: *mut WaitCtx,
+        func: ASYNC_job_fn,
+        args: *const c_void,
+        size: usize,
+    ) -> Option<Step> {
+        let func = func?;
+        if !Job::args_fit_inline(args, size) {
+            return None;
+        }
+        let starter_ctx = openssl::current_default_read()?;
+        let job = self.pool.next_idle_quick()?;
+        let step = job.start_quick(func, args, size, wait_ctx, self.current.get(), starter_ctx)?;
+        let looks = self.pool.take_idle(self.counters).is_some_and(|(_, looks)| looks);
+        debug_assert!(!looks, "next_idle_quick checked the countdown");
+        self.current.set(job.as_handle());
+        stats::bump(&self.counters.started);
+        Some(step)
+    }
+
     /// `ASYNC_start_job` with a job: resumes `handle` if it is one of this
     /// thread's paused jobs.
     #[inline(always)]
@@ -221,21 +247,43 @@ impl ThreadState {
         Ok(self.back_from(job, Yield::decode(arrival.data)))
     }
 
-    /// `returned` from a pause (the caller checked `arrival`'s `Yield`) that
-    /// needs no swap of the default library context: the paused job.
-    /// `arrival` back, with nothing changed, for `returned` to take every
-    /// other case.
+    /// `returned` when it takes only loads and stores: no swap of the default
+    /// library context, and for a finish, the job that finished is the
+    /// current one (not left by `longjmp`), its arguments were inline and
+    /// the pool takes it back as `Pool::give_back_quick`. `arrival` back,
+    /// with nothing changed, for `returned` to take every other case.
     #[inline(always)]
-    pub fn returned_quick(&self, arrival: Transfer) -> Result<*mut Job, Transfer> {
-        if let Some(job) = self.running_job()
-            && job.left_quick()
-        {
-            job.arrived_back(arrival.context);
-            self.current.set(job.parent());
-            self.counters.on_pause();
-            return Ok(job.as_handle());
+    pub fn returned_quick(&self, arrival: Transfer) -> Result<Started, Transfer> {
+        let Some(job) = self.running_job() else {
+            return Err(arrival);
+        };
+        if !job.left_quick() {
+            return Err(arrival);
         }
-        Err(arrival)
+        match Yield::decode(arrival.data) {
+            Yield::Paused => {
+                job.arrived_back(arrival.context);
+                self.current.set(job.parent());
+                self.counters.on_pause();
+                Ok(Started::Paused(job.as_handle()))
+            }
+            Yield::Finished => {
+                if !job.holds_quick(fibre::save_area(&arrival.context) as usize) || !self.pool.can_give_back_quick() {
+                    return Err(arrival);
+                }
+                let Some(ret) = job.finish_quick() else {
+                    return Err(arrival);
+                };
+                job.arrived_back(arrival.context);
+                self.current.set(job.parent());
+                let counters = self.counters;
+                stats::bump(&counters.finished);
+                // SAFETY: the pool said it has room, and nothing changed it.
+                let looks = unsafe { self.pool.give_back_quick(job, counters) };
+                debug_assert!(!looks, "can_give_back_quick checked the countdown");
+                Ok(Started::Finished(ret))
+            }
+        }
     }
 
     /// The job that was current again, and the job given back to the pool

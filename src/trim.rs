@@ -57,6 +57,12 @@ impl Trimmer {
         left == 0
     }
 
+    /// Whether the next change of the list is the one that makes it look.
+    #[inline(always)]
+    pub fn next_change_looks(&self) -> bool {
+        self.left.get() == 1
+    }
+
     /// How many of the idle list's coldest jobs to retire now.
     #[cold]
     pub fn look(&self, len: usize) -> usize {

@@ -109,6 +109,7 @@ impl Attachment {
     /// # Safety
     /// A non-null `ctx` must be a live context; `self` must stay mapped
     /// until it is detached (the job arena is never unmapped).
+    #[inline(always)]
     pub unsafe fn attach(&self, ctx: *mut WaitCtx) {
         self.ctx.set(ctx);
         // SAFETY: the caller's contract.
