@@ -30,11 +30,11 @@ STEPS = [
     ("FP environment", r"fp_env|fpenv|fenv|mxcsr|x87"),
     ("wait-ctx resync", r"wait_ctx::|[Rr]esync|reset_counts|attach|detach"),
     ("boundary (catch_unwind)", r"ffi::boundary|catch_unwind|panicking"),
-    ("handle and stack checks", r"from_handle|resumable|Arena.*contains|arena::|on_own_stack"),
+    ("handle and stack checks", r"from_handle|resumable|Arena.*contains|arena::|on_own_stack|Job::holds"),
     ("sanitizer/log/trace checks", r"sanitizer::|log::|notes|check_dying|watched"),
     ("switch glue (fibre)", r"fibre::"),
-    ("args and results", r"prepare|free_args|ASYNC_start_job|::finish|Job::run|job_entry"),
-    ("pool (take/give back)", r"take_job|give_back|with_idle|ThreadState::start_new|ThreadState::resume"),
+    ("args and results", r"prepare|free_args|ASYNC_start_job|::finish|Job::run|job_entry|copy_args|copy_small|set_function|args_fit|ffi::deliver"),
+    ("pool (take/give back)", r"take_job|take_idle|next_idle_quick|give_back|with_idle|ThreadState::start_new|ThreadState::start_quick|ThreadState::resume|trim::|after_idle_change"),
     ("job state and current", r"Job::enter|Job::pause|set_current|::current|pause_current|ASYNC_pause_job|ThreadState::run"),
 ]
 
