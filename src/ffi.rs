@@ -179,6 +179,7 @@ macro_rules! switching_export {
             ".cfi_adjust_cfa_offset -8",
             "nop",
             "3:",
+            crate::fibre::landing_fp_env!(),
             $($hand_on,)*
             "call {landed}",
             "add rsp, {frame}",

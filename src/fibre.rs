@@ -6,13 +6,20 @@
 //! restores the target's MXCSR and x87 control word), but with OpenSSL the
 //! environment belongs to the thread: a job sees the rounding mode its
 //! caller set, and the caller sees the exception flags the job raised. So
-//! every switch first stores the current MXCSR and x87 control word into
-//! the target's save area (`carry_fp_env`), and fcontext's own restore then
-//! loads the switching side's values: two stores, no extra load. The one
-//! exception is OpenSSL's too: the first entry into a fresh fibre. OpenSSL
-//! enters it with `setcontext` on the `getcontext` made when the job was
-//! created, so a job made ahead of time by `ASYNC_init_thread` starts with
-//! the environment the thread had then; `make_fcontext` captured the same.
+//! the side switched to takes the other side's: fcontext has just saved the
+//! switching side's two words in its save area, the address the switch
+//! delivers. The stubs that switch by jumping (see `Step`) compare them with
+//! what fcontext loaded, still in the landing side's own save area just
+//! below its stack pointer, and load them only when they differ
+//! (`landing_fp_env!`); a switch made by a call loads them afterwards
+//! (`adopt_fp_env`). Reading the current MXCSR instead, to store it into the
+//! target's save area before the switch, costs a `stmxcsr`, which on the
+//! development machine takes about 4.5 ns — a third of a round trip. The
+//! one exception is OpenSSL's too: the first entry into a fresh fibre.
+//! OpenSSL enters it with `setcontext` on the `getcontext` made when the job
+//! was created, so a job made ahead of time by `ASYNC_init_thread` starts
+//! with the environment the thread had then; `make_fcontext` captured the
+//! same.
 //!
 //! Every switch is announced to AddressSanitizer when the program runs under
 //! it (see `sanitizer`); otherwise that costs a load and a branch.
@@ -46,30 +53,55 @@ impl Yield {
     }
 }
 
-/// Makes the suspended context `target` resume with the calling thread's
-/// floating-point environment instead of the one it was suspended with.
+/// After a switch made by a call (`Suspended::enter`, `leave`): takes the
+/// floating-point environment the side that switched here had, from its
+/// save area (`from`, what the switch delivered).
 ///
 /// # Safety
-/// `target` must be a suspended fcontext (from `make_fcontext` or a jump),
-/// whose save area begins with MXCSR (4 bytes) and the x87 control word.
+/// `from` must be the context a switch just delivered, whose save area
+/// begins with MXCSR (4 bytes) and the x87 control word.
 #[inline(always)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-unsafe fn carry_fp_env(target: &Context) {
+unsafe fn adopt_fp_env(from: &Context) {
     #[cfg(target_arch = "x86_64")]
     {
-        let area = save_area(target);
-        // SAFETY: the save area is writable memory on the suspended stack,
-        // and begins with the two words (the caller's contract).
+        let area = save_area(from);
+        // SAFETY: the save area is on the other side's suspended stack,
+        // mapped, and begins with the two words (the caller's contract).
         unsafe {
             std::arch::asm!(
-                "stmxcsr [{area}]",
-                "fnstcw [{area} + 4]",
+                "ldmxcsr [{area}]",
+                "fldcw [{area} + 4]",
                 area = in(reg) area,
                 options(nostack, preserves_flags)
             );
         }
     }
 }
+
+/// The first instructions of every landing of a switch by jumping (x86-64,
+/// see `Step`), as `naked_asm!` text: `adopt_fp_env` when the words differ.
+/// On landing, `rdi` holds the other side's save area and the landing
+/// side's own, from which fcontext has just loaded, lies 64 bytes below the
+/// stack pointer, inside the red zone, which a signal handler leaves alone.
+/// Clobbers `rax` and the flags; uses the local labels 4 and 5.
+#[cfg(target_arch = "x86_64")]
+macro_rules! landing_fp_env {
+    () => {
+        "mov eax, [rdi]
+        cmp eax, [rsp - 64]
+        je 4f
+        ldmxcsr [rdi]
+        4:
+        movzx eax, word ptr [rdi + 4]
+        cmp ax, [rsp - 60]
+        je 5f
+        fldcw [rdi + 4]
+        5:"
+    };
+}
+#[cfg(target_arch = "x86_64")]
+pub(crate) use landing_fp_env;
 
 /// The address of a suspended context's save area (what `jump_fcontext`
 /// takes and returns): on the stack of the side that stopped there.
@@ -173,17 +205,17 @@ impl Suspended {
     }
 
     /// Switches into the job held here, passing it `data`; returns when the
-    /// job yields, having stored the job's new suspension point here.
-    /// `fresh` says the context was never entered (made by `on_stack`): it
-    /// then starts with the floating-point environment it was made with.
-    /// `watched` is the job's stack when AddressSanitizer follows the
-    /// switches, and None otherwise (so that the common case does not read
-    /// where the stack is).
+    /// job yields, having stored the job's new suspension point here. A
+    /// context never entered (made by `on_stack`) starts with the
+    /// floating-point environment it was made with: only a side that lands
+    /// takes the other's. `watched` is the job's stack when AddressSanitizer
+    /// follows the switches, and None otherwise (so that the common case
+    /// does not read where the stack is).
     ///
     /// # Safety
     /// The held context must be live (its stack mapped) and not running.
     #[inline(always)]
-    pub unsafe fn enter(&self, data: usize, fresh: bool, watched: Option<&Stack>) -> Yield {
+    pub unsafe fn enter(&self, data: usize, watched: Option<&Stack>) -> Yield {
         // SAFETY: the side is empty only inside `leave_for_good` (which
         // never returns to the job); every other path stores a context here
         // before it lets go, and the caller enters an idle or paused job,
@@ -193,12 +225,12 @@ impl Suspended {
         if let Some(stack) = watched {
             sanitizer::start_switch_into(&mut fake_stack, stack.bottom(), stack.size());
         }
-        // SAFETY: the caller guarantees the target is a suspended, live context.
+        // SAFETY: the caller guarantees the target is a suspended, live
+        // context; the switch back delivers the job's.
         let transfer = unsafe {
-            if !fresh {
-                carry_fp_env(&target);
-            }
-            target.resume(data)
+            let transfer = target.resume(data);
+            adopt_fp_env(&transfer.context);
+            transfer
         };
         if watched.is_some() {
             sanitizer::finish_switch_back(fake_stack);
@@ -226,8 +258,9 @@ impl Suspended {
         // SAFETY: the caller guarantees we are on the job's stack and the
         // target is the suspended code that entered it.
         let transfer = unsafe {
-            carry_fp_env(&target);
-            target.resume(why.encode())
+            let transfer = target.resume(why.encode());
+            adopt_fp_env(&transfer.context);
+            transfer
         };
         if let Some(notes) = notes {
             sanitizer::arrived(notes);
@@ -236,8 +269,8 @@ impl Suspended {
     }
 
     /// The first half of `enter` or `leave` when the caller makes the switch
-    /// (see `Step`): the target, given the calling thread's floating-point
-    /// environment, and `data` for it. The side switched to then calls
+    /// (see `Step`): the target and `data` for it. The side switched to
+    /// takes the floating-point environment (`landing_fp_env!`) and calls
     /// `arrive` with where the other stopped.
     ///
     /// # Safety
@@ -248,8 +281,6 @@ impl Suspended {
     pub unsafe fn hand_over(&self, data: usize) -> Step {
         // SAFETY: as in `enter`.
         let target = unsafe { self.held().unwrap_unchecked() };
-        // SAFETY: the caller guarantees a suspended, entered context.
-        unsafe { carry_fp_env(&target) };
         Step {
             target: save_area(&target),
             data,

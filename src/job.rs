@@ -307,7 +307,7 @@ impl Job {
         // sees `dying` and switches straight back, running nothing else.
         unsafe {
             if let Some(stack) = &*self.stack.get() {
-                self.other_side.enter(0, false, Some(stack));
+                self.other_side.enter(0, Some(stack));
             }
         }
         side.dying.set(false);
@@ -538,10 +538,9 @@ impl Job {
     fn switch_in_slow(&self, is_new: bool) -> Yield {
         let flags = self.flags.get();
         self.flags.set(flags & !FRESH);
-        let fresh = flags & FRESH != 0;
         if flags & WATCHING == 0 {
             // SAFETY: as in `enter`.
-            return unsafe { self.other_side.enter(self as *const Job as usize, fresh, None) };
+            return unsafe { self.other_side.enter(self as *const Job as usize, None) };
         }
         if log::enabled(Level::Trace) {
             let what = if is_new { "start" } else { "resume" };
@@ -550,7 +549,7 @@ impl Job {
         // SAFETY: as in `enter`.
         unsafe {
             self.other_side
-                .enter(self as *const Job as usize, fresh, self.stack_for_sanitizer())
+                .enter(self as *const Job as usize, self.stack_for_sanitizer())
         }
     }
 
@@ -620,6 +619,7 @@ impl Job {
 
     /// On the job's stack once its function returned: hands control back
     /// for good, until the job is entered again.
+    #[cfg(not(target_arch = "x86_64"))]
     #[inline(always)]
     fn finished(&self) {
         if self.watching() {
@@ -805,8 +805,78 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
         sanitizer::arrived(notes);
     }
     job.other_side.store(transfer.context);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: on the job's own stack, entered through `enter`.
+    unsafe {
+        job_loop(job)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     loop {
         job.run();
         job.finished();
     }
+}
+
+/// `job_entry`'s loop on x86-64, switching as the exported functions do (see
+/// `fibre::Step`): calls `run_to_finish`, jumps to `jump_fcontext` with the
+/// landing as the point to come back to, and when the job is started again,
+/// lands, takes the starter's floating-point environment, calls `restarted`
+/// and goes round. A switch back made by a call would have to load that
+/// environment on every start, differing or not (see `fibre`). The job's
+/// address stays at the bottom of the frame; the `nop` before the landing
+/// is there for debuggers, as in the exported functions' stubs.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+unsafe extern "C" fn job_loop(job: &'static Job) -> ! {
+    std::arch::naked_asm!(
+        ".cfi_startproc",
+        "push rdi",
+        ".cfi_adjust_cfa_offset 8",
+        "2:",
+        "mov rdi, [rsp]",
+        "call {run}",
+        "test rax, rax",
+        "jz 2b",
+        "mov rdi, rax",
+        "mov rsi, rdx",
+        "lea rcx, [rip + 3f]",
+        "push rcx",
+        ".cfi_adjust_cfa_offset 8",
+        "jmp {jump}",
+        ".cfi_adjust_cfa_offset -8",
+        "nop",
+        "3:",
+        crate::fibre::landing_fp_env!(),
+        "mov rsi, rdi",
+        "mov rdi, [rsp]",
+        "call {restarted}",
+        "jmp 2b",
+        ".cfi_endproc",
+        run = sym run_to_finish,
+        restarted = sym restarted,
+        jump = sym crate::fibre::jump_fcontext,
+    )
+}
+
+/// `job_loop`'s half before its switch: one run of the function, then the
+/// switch back to the starter; a job whose switches something watches makes
+/// that switch here, by a call, and says so with no target once it is
+/// started again.
+#[cfg(target_arch = "x86_64")]
+extern "C" fn run_to_finish(job: &'static Job) -> Step {
+    job.run();
+    if job.watching() {
+        job.finished_watched();
+        return Step::stay(0);
+    }
+    // SAFETY: on the job's stack while it runs, so the other side holds the
+    // code that entered it; `job_loop` switches at once.
+    unsafe { job.other_side.hand_over(Yield::Finished.encode()) }
+}
+
+/// `job_loop`'s half after its switch: the job is started again, and
+/// `starter` is where the code that started it stopped.
+#[cfg(target_arch = "x86_64")]
+extern "C" fn restarted(job: &'static Job, starter: Context) {
+    job.other_side.arrive(starter);
 }
