@@ -23,12 +23,7 @@ for src in "$TESTS_ROOT"/c-tests/*.c; do
     name=$(basename "$src" .c)
     ours="$build/rustasync/$name"
     native="$build/native/$name"
-    # libcrypto stays in the process even when the test uses nothing of it
-    # (the linker drops an unused library by default), as it is in the
-    # native build and in every program libssl runs in: with libcrypto 3
-    # there rustasync takes its short start, finish and resume, which
-    # without it never run.
-    libs=(-lrustasync -Wl,--no-as-needed -lcrypto -Wl,--as-needed -lpthread)
+    libs=(-lrustasync -lcrypto -lpthread)
     against=rustasync
     only=
     if grep -q '^/\* no-libcrypto \*/' "$src"; then
