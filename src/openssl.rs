@@ -361,13 +361,17 @@ pub fn current_default() -> LibCtx {
     current_default_read().unwrap_or_else(current_default_called)
 }
 
-/// `current_default` when the thread descriptor answers it; None when only
-/// a call can.
+/// `current_default` when the thread descriptor answers it, or when no
+/// libcrypto 3 was found (none, or 1.1, which has no library contexts:
+/// `GLOBAL`); None when only a call can.
 #[inline(always)]
 pub fn current_default_read() -> Option<LibCtx> {
     let offset = DEFAULT_SLOT.load(Ordering::Relaxed);
     if offset == 0 {
-        return None;
+        // `discover` publishes libcrypto before its key, so without it
+        // `current_default_called` has nothing to call either. One found a
+        // moment ago by another thread is as if found after this read.
+        return CRYPTO.load(Ordering::Relaxed).is_null().then_some(LibCtx::GLOBAL);
     }
     // SAFETY: a non-zero offset is that of the slot `find_default_key` found.
     let (data, seq) = unsafe { tsd::Slot::at(offset) }.read_data();
