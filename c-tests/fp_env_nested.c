@@ -9,8 +9,8 @@
  * the environment of their creation, each (outer and inner alike). Threads:
  * four threads, each with its own rounding mode, start, pause and resume
  * jobs in a loop; every job sees its own thread's mode and every caller
- * the flag its job raised, never another thread's. libcrypto is in the
- * process, so the short start and finish run.
+ * the flag its job raised, never another thread's. libcrypto 3 is in the
+ * process, as in quick_start_parity.c.
  */
 #include <pthread.h>
 #include <stdint.h>

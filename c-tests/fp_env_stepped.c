@@ -304,8 +304,7 @@ int main(int argc, char **argv)
     start_job = (void *)ASYNC_start_job;
     dl_iterate_phdr(find_impl, start_job);
     set_up &= impl_hi > impl_lo;
-    /* libcrypto in the process, so that rustasync's short start and finish
-     * run too (see quick_start_parity.c). */
+    /* libcrypto 3 in the process, as in quick_start_parity.c. */
     set_up &= OpenSSL_version_num() >= 0x10101000L;
 
     if (getenv("FP_ENV_STEPPED_CHILD") != NULL) {

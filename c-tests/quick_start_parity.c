@@ -205,10 +205,9 @@ int main(void)
     ASYNC_WAIT_CTX *ctx = ASYNC_WAIT_CTX_new(), *other = ASYNC_WAIT_CTX_new();
     size_t i;
 
-    /* libcrypto must be in the process: rustasync's short path reads the
-     * default library context where libcrypto 3 keeps it, and without
-     * libcrypto (a program using nothing else of it is linked without it)
-     * only the general path runs. */
+    /* libcrypto in the process (a program using nothing of it is linked
+     * without it): rustasync's short path then reads the default library
+     * context where libcrypto 3 keeps it, as in every libssl user. */
     CHECK(OpenSSL_version_num() >= 0x10101000L);
     CHECK(ASYNC_init_thread(3, 0) == 1);
     for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)

@@ -3,8 +3,7 @@
  * The trimming countdown (RUSTASYNC_TRIM, src/trim.rs) counts every change
  * of the idle list, and the change that ends a period looks for idle jobs
  * to give back. The short start and finish (small or no arguments, a
- * pooled job, libcrypto 3 in the process) hand that one change to the
- * general path; whichever path a start or finish takes, the jobs retired,
+ * pooled job) hand that one change to the general path; whichever path a start or finish takes, the jobs retired,
  * made again and counted must be the same. The same workload (bursts of
  * paused jobs, then single jobs, with a period of 7 changes so that the
  * looking change falls on starts and on finishes in turn) runs in two
@@ -71,7 +70,7 @@ static int workload(void)
     ASYNC_WAIT_CTX *ctx = ASYNC_WAIT_CTX_new();
     int ok = 1, round, i;
 
-    /* libcrypto in the process: the short path needs it (see quick_start_parity.c). */
+    /* libcrypto 3 in the process, as in quick_start_parity.c. */
     ok &= OpenSSL_version_num() >= 0x30000000L;
     memset(block, 0x5a, sizeof(block));
     ok &= ASYNC_init_thread(LIMIT, 1) == 1;
