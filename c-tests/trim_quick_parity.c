@@ -9,8 +9,9 @@
  * looking change falls on starts and on finishes in turn) runs in two
  * processes: one whose jobs take 8-byte arguments (the short path where it
  * can), one whose take 200 bytes (on the heap: the general path always).
- * After every operation each prints the library's job counts; the two
- * traces must be identical, jobs must have been retired, and the pool must
+ * After every operation each prints the library's job counts (made,
+ * freed, idle, started, finished, paused, resumed, paused now, peak); the
+ * two traces must be identical, jobs must have been retired, and the pool must
  * still stop at its limit with ASYNC_NO_JOBS.
  */
 #include <string.h>
@@ -37,15 +38,19 @@ static int trivial(void *arg)
     return arg != NULL && ((unsigned char *)arg)[arg_size - 1] == 0x5a ? 5 : -1;
 }
 
-/* The figures the trimming changes, as one line on stdout. */
+/* The library's job figures, as one line on stdout. */
 static void counts(const char *what)
 {
     struct rustasync_stats s;
 
     memset(&s, 0, sizeof(s));
     rustasync_stats(&s);
-    printf("%s: created %llu freed %llu jobs %llu idle %llu\n", what, (unsigned long long)s.jobs_created,
-           (unsigned long long)s.jobs_freed, (unsigned long long)s.pool_jobs, (unsigned long long)s.pool_idle);
+    printf("%s: created %llu freed %llu jobs %llu idle %llu started %llu finished %llu paused %llu resumed %llu "
+           "paused now %llu peak %llu\n",
+           what, (unsigned long long)s.jobs_created, (unsigned long long)s.jobs_freed,
+           (unsigned long long)s.pool_jobs, (unsigned long long)s.pool_idle, (unsigned long long)s.jobs_started,
+           (unsigned long long)s.jobs_finished, (unsigned long long)s.jobs_paused, (unsigned long long)s.jobs_resumed,
+           (unsigned long long)s.paused_now, (unsigned long long)s.paused_peak);
 }
 
 static int burst(int n, ASYNC_WAIT_CTX *ctx)
