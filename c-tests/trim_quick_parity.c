@@ -100,6 +100,28 @@ static int workload(void)
             counts("finished it");
         }
     }
+    /* A job paused across ASYNC_cleanup_thread finishes with no pool (it
+     * is freed), and one paused across ASYNC_init_thread finishes into the
+     * new pool, outside its count. */
+    for (i = 0; i < 2; i++) {
+        ASYNC_JOB *job = NULL, *other = NULL;
+        int ret = 0;
+
+        ok &= ASYNC_start_job(&job, ctx, &ret, pause_once, block, arg_size) == ASYNC_PAUSE;
+        if (i == 0)
+            ASYNC_cleanup_thread();
+        else
+            ok &= ASYNC_init_thread(LIMIT, 1) == 1;
+        counts(i == 0 ? "paused across a cleanup" : "paused across an init");
+        ok &= ASYNC_start_job(&job, ctx, &ret, pause_once, NULL, 0) == ASYNC_FINISH && ret == 3;
+        counts("finished");
+        ok &= ASYNC_start_job(&other, ctx, &ret, trivial, block, arg_size) == ASYNC_FINISH && ret == 5;
+        counts("another");
+        ok &= ASYNC_start_job(&other, ctx, &ret, trivial, block, arg_size) == ASYNC_FINISH && ret == 5;
+        counts("and another");
+    }
+    /* The earlier pool's job is reused outside the count: a new pool. */
+    ok &= ASYNC_init_thread(LIMIT, 1) == 1;
     ok &= burst(LIMIT, ctx);
     ASYNC_WAIT_CTX_free(ctx);
     ASYNC_cleanup_thread();
