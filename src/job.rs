@@ -169,6 +169,11 @@ impl Job {
         self.flags.get() & WATCHING != 0
     }
 
+    /// Whether the job was never entered (see `FRESH`).
+    pub fn is_fresh(&self) -> bool {
+        self.flags.get() & FRESH != 0
+    }
+
     pub fn as_handle(&self) -> *mut Job {
         ptr::from_ref(self).cast_mut()
     }

@@ -133,7 +133,11 @@ impl Pool {
         let mut kept = Vec::new();
         let mut retired = 0;
         for job in cold {
-            if !self.with_owned(|owned| owned.get(&job.as_handle()) == Some(&true)) {
+            // A job made ahead and never run starts with the floating-point
+            // environment of its making, as OpenSSL's does: one made again
+            // would start with its starter's. An earlier pool's job sitting
+            // above it on the list can leave it in the drained range.
+            if job.is_fresh() || !self.with_owned(|owned| owned.get(&job.as_handle()) == Some(&true)) {
                 kept.push(job);
                 continue;
             }
