@@ -115,6 +115,41 @@ static inline void run_self(const char *mode, const char *const *env, struct chi
     collect(err_read, pid, c);
 }
 
+/* Runs this program again as `self_path mode` (mode may be NULL) with `env`
+ * as in run_self, its stdout read into `out` (at most cap - 1 bytes, then
+ * a NUL) and its stderr dropped; returns whether it exited with status 0. */
+static inline int run_self_output(const char *mode, const char *const *env, char *out, size_t cap)
+{
+    int fds[2], status;
+    size_t used = 0;
+    ssize_t n;
+    pid_t pid;
+
+    fflush(stdout);
+    if (pipe(fds) != 0)
+        return 0;
+    pid = fork();
+    if (pid < 0)
+        return 0;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(96);
+        for (; env != NULL && *env != NULL; env++)
+            putenv((char *)*env);
+        alarm(under_valgrind() ? CHILD_ALARM_SECONDS_VALGRIND : CHILD_ALARM_SECONDS);
+        execl(self_path, self_path, mode, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    while (used < cap - 1 && (n = read(fds[0], out + used, cap - 1 - used)) > 0)
+        used += (size_t)n;
+    out[used] = '\0';
+    close(fds[0]);
+    return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static inline int exited_ok(const struct child *c)
 {
     return WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0;

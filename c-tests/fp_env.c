@@ -11,34 +11,9 @@
 #include <xmmintrin.h>
 #include <openssl/async.h>
 #include "common.h"
-
-#define MX_RC_SHIFT 13 /* MXCSR rounding control, bits 13-14 */
-#define MX_FLAGS 0x3f  /* MXCSR exception flags */
-#define MX_INEXACT 0x20
-#define MX_DIVZERO 0x04
-#define X87_RC_SHIFT 10 /* x87 control word rounding control, bits 10-11 */
-#define X87_PC_SHIFT 8  /* precision control, bits 8-9 */
+#include "fp_env.h"
 
 static const char *const modes[] = { "nearest", "down", "up", "toward-zero" };
-
-static uint16_t x87_cw(void)
-{
-    uint16_t cw;
-    __asm__ volatile("fnstcw %0" : "=m"(cw));
-    return cw;
-}
-
-static void set_x87_cw(uint16_t cw)
-{
-    __asm__ volatile("fldcw %0" : : "m"(cw));
-}
-
-/* Sets the rounding mode in both units (0..3 as in `modes`). */
-static void set_rounding(unsigned mode)
-{
-    _mm_setcsr((_mm_getcsr() & ~(3u << MX_RC_SHIFT)) | (mode << MX_RC_SHIFT));
-    set_x87_cw((uint16_t)((x87_cw() & ~(3u << X87_RC_SHIFT)) | (mode << X87_RC_SHIFT)));
-}
 
 static void set_precision(unsigned pc)
 {

@@ -18,34 +18,12 @@
 #include <openssl/async.h>
 #include <openssl/crypto.h>
 #include "common.h"
+#include "fp_env.h"
 
-#define MX_RC_SHIFT 13
-#define MX_FLAGS 0x3f
-#define MX_INEXACT 0x20
-#define MX_DIVZERO 0x04
-#define X87_RC_SHIFT 10
 #define NEAREST 0u
 #define DOWN 1u
 #define UP 2u
 #define TOWARD_ZERO 3u
-
-static uint16_t x87_cw(void)
-{
-    uint16_t cw;
-    __asm__ volatile("fnstcw %0" : "=m"(cw));
-    return cw;
-}
-
-static void set_x87_cw(uint16_t cw)
-{
-    __asm__ volatile("fldcw %0" : : "m"(cw));
-}
-
-static void set_rounding(unsigned mode)
-{
-    _mm_setcsr((_mm_getcsr() & ~(3u << MX_RC_SHIFT)) | (mode << MX_RC_SHIFT));
-    set_x87_cw((uint16_t)((x87_cw() & ~(3u << X87_RC_SHIFT)) | (mode << X87_RC_SHIFT)));
-}
 
 /* Whether both units round as `mode` and MXCSR's flags are `flags`
  * (valgrind, which does not emulate the flags: the rounding only). */

@@ -22,23 +22,18 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <xmmintrin.h>
 #include <openssl/async.h>
 #include <openssl/crypto.h>
 #include "common.h"
+#include "fp_env.h"
+#include "child.h"
 
-#define MX_RC_SHIFT 13
-#define MX_FLAGS 0x3f
-#define MX_INEXACT 0x20
-#define MX_DIVZERO 0x04
 #define MX_DAZ 0x40
 #define MX_DENORMAL_MASK 0x100
 #define MX_FTZ 0x8000
-#define X87_RC_SHIFT 10
-#define X87_PC_SHIFT 8
 #define TRAP_FLAG 0x100
 #define MAX_SNAPS 32
 
@@ -53,18 +48,6 @@ struct snap {
 };
 static struct snap snaps[MAX_SNAPS];
 static int snap_count;
-
-static uint16_t x87_cw(void)
-{
-    uint16_t cw;
-    __asm__ volatile("fnstcw %0" : "=m"(cw));
-    return cw;
-}
-
-static void set_x87_cw(uint16_t cw)
-{
-    __asm__ volatile("fldcw %0" : : "m"(cw));
-}
 
 static void record(const char *who)
 {
@@ -255,34 +238,11 @@ static void print_records(void)
 }
 
 /* Runs the scenario in a new process with `var` set; its records go to out. */
-static int records_with(const char *self, const char *var, char *out, size_t cap)
+static int records_with(const char *var, char *out, size_t cap)
 {
-    int fds[2], status;
-    size_t used = 0;
-    ssize_t n;
-    pid_t pid;
+    const char *const env[] = { var, "FP_ENV_STEPPED_CHILD=1", NULL };
 
-    if (pipe(fds) != 0)
-        return 0;
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        if (freopen("/dev/null", "w", stderr) == NULL)
-            _exit(96);
-        putenv((char *)var);
-        setenv("FP_ENV_STEPPED_CHILD", "1", 1);
-        alarm(60);
-        execl(self, self, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    while (used < cap - 1 && (n = read(fds[0], out + used, cap - 1 - used)) > 0)
-        used += (size_t)n;
-    out[used] = '\0';
-    close(fds[0]);
-    return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return run_self_output(NULL, env, out, cap);
 }
 
 int main(int argc, char **argv)
@@ -296,6 +256,7 @@ int main(int argc, char **argv)
     FILE *mem;
 
     (void)argc;
+    self_path = argv[0];
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_trap;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -337,7 +298,7 @@ int main(int argc, char **argv)
         CHECK(steps > 1000 && steps_inside > 100);
     }
     for (i = 0; i < sizeof(watchers) / sizeof(watchers[0]); i++) {
-        int ok = records_with(argv[0], watchers[i], watched, sizeof(watched));
+        int ok = records_with(watchers[i], watched, sizeof(watched));
 
         printf("with %s: %s\n", watchers[i], ok && strcmp(watched, direct) == 0 ? "the same" : "different");
         CHECK(ok && strcmp(watched, direct) == 0);

@@ -129,35 +129,12 @@ static int workload(void)
     return ok ? 0 : 1;
 }
 
-/* Runs the workload with `size`-byte arguments; its trace goes to out. */
-static int trace_with(const char *size, char *out, size_t cap)
+/* Runs the workload with `size_var`'s argument size; its trace goes to out. */
+static int trace_with(const char *size_var, char *out, size_t cap)
 {
-    int fds[2], status;
-    size_t used = 0;
-    ssize_t n;
-    pid_t pid;
+    const char *const env[] = { "RUSTASYNC_TRIM=7", size_var, NULL };
 
-    if (pipe(fds) != 0)
-        return 0;
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        setenv("RUSTASYNC_TRIM", "7", 1);
-        setenv("TRIM_QUICK_ARG_SIZE", size, 1);
-        alarm(60);
-        execl(self_path, self_path, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    while (used < cap - 1 && (n = read(fds[0], out + used, cap - 1 - used)) > 0)
-        used += (size_t)n;
-    out[used] = '\0';
-    close(fds[0]);
-    if (waitpid(pid, &status, 0) != pid)
-        return 0;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return run_self_output(NULL, env, out, cap);
 }
 
 static char quick[TRACE_MAX], general[TRACE_MAX];
@@ -175,8 +152,8 @@ int main(int argc, char **argv)
         arg_size = (size_t)atoi(size);
         return workload();
     }
-    quick_ok = trace_with("8", quick, sizeof(quick));
-    general_ok = trace_with("200", general, sizeof(general));
+    quick_ok = trace_with("TRIM_QUICK_ARG_SIZE=8", quick, sizeof(quick));
+    general_ok = trace_with("TRIM_QUICK_ARG_SIZE=200", general, sizeof(general));
     CHECK(quick_ok);
     CHECK(general_ok);
     same = strcmp(quick, general) == 0;
