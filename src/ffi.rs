@@ -143,13 +143,10 @@ pub extern "C" fn ASYNC_cleanup_thread() {
 /// saved as where to come back, and when something switches back, lands at
 /// label 3, calls `$landed` with what the switch delivered (and the
 /// registers `hand_on` loads), and goes back to the caller by an indirect
-/// jump. `keep` pushes what must outlive the switch; `frame` is the bytes
-/// below the return address, `keep`'s and an 8-byte pad that keeps the
-/// calls aligned, all of it left in place across the switch. The `nop`
-/// before the landing is never run: a debugger unwinding a suspended side
-/// looks up the rule of the byte before its saved address, as for any
-/// return address, and finds the landing's there instead of the jump's.
-/// Where the return address is found again after `jmp rcx` is spelled out
+/// jump (`fibre::jump_and_land!` is the switch and the landing). `keep`
+/// pushes what must outlive the switch; `frame` is the bytes below the
+/// return address, `keep`'s and an 8-byte pad that keeps the calls aligned,
+/// all of it left in place across the switch. Where the return address is found again after `jmp rcx` is spelled out
 /// (`.cfi_offset`), not `.cfi_restore`: libgcc's unwinder takes a restore
 /// to mean "not saved", and `backtrace(3)` from a signal handler that
 /// interrupted the instruction after it read a return address out of rcx.
@@ -170,16 +167,7 @@ macro_rules! switching_export {
             "call {before}",
             "test rax, rax",
             "jz 2f",
-            "mov rdi, rax",
-            "mov rsi, rdx",
-            "lea rcx, [rip + 3f]",
-            "push rcx",
-            ".cfi_adjust_cfa_offset 8",
-            "jmp {jump}",
-            ".cfi_adjust_cfa_offset -8",
-            "nop",
-            "3:",
-            crate::fibre::landing_fp_env!(),
+            crate::fibre::jump_and_land!(),
             $($hand_on,)*
             "call {landed}",
             "add rsp, {frame}",

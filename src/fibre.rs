@@ -11,7 +11,7 @@
 //! delivers. The stubs that switch by jumping (see `Step`) compare them with
 //! what fcontext loaded, still in the landing side's own save area just
 //! below its stack pointer, and load them only when they differ
-//! (`landing_fp_env!`); a switch made by a call loads them afterwards
+//! (`jump_and_land!`); a switch made by a call loads them afterwards
 //! (`adopt_fp_env`). Reading the current MXCSR instead, to store it into the
 //! target's save area before the switch, costs a `stmxcsr`, which on the
 //! development machine takes about 4.5 ns — a third of a round trip. The
@@ -79,16 +79,33 @@ unsafe fn adopt_fp_env(from: &Context) {
     }
 }
 
-/// The first instructions of every landing of a switch by jumping (x86-64,
-/// see `Step`), as `naked_asm!` text: `adopt_fp_env` when the words differ.
-/// On landing, `rdi` holds the other side's save area and the landing
-/// side's own, from which fcontext has just loaded, lies 64 bytes below the
-/// stack pointer, inside the red zone, which a signal handler leaves alone.
-/// Clobbers `rax` and the flags; uses the local labels 4 and 5.
+/// The switch of a `Step` by jumping (x86-64; see `Step`), as `naked_asm!`
+/// text for the functions that switch that way (`ASYNC_start_job`,
+/// `ASYNC_pause_job`, the job's loop), with the step in `rax:rdx` and
+/// `jump_fcontext` named `jump` by the caller: pushes the landing (label 3)
+/// as the point to come back to and jumps. The `nop` before the landing is
+/// never run: a debugger unwinding a suspended side looks up the rule of the
+/// byte before its saved address, as for any return address, and finds the
+/// landing's there instead of the jump's. On landing, `rdi` holds the other
+/// side's save area, and the landing side's own, from which fcontext has
+/// just loaded, lies 64 bytes below the stack pointer, inside the red zone,
+/// which a signal handler leaves alone: the floating-point words are loaded
+/// only when they differ (what `adopt_fp_env` does unconditionally).
+/// Clobbers `rax`, `rcx`, `rsi` and the flags; uses the local labels 3, 4
+/// and 5; the call-frame rules around the jump leave the frame as before.
 #[cfg(target_arch = "x86_64")]
-macro_rules! landing_fp_env {
+macro_rules! jump_and_land {
     () => {
-        "mov eax, [rdi]
+        "mov rdi, rax
+        mov rsi, rdx
+        lea rcx, [rip + 3f]
+        push rcx
+        .cfi_adjust_cfa_offset 8
+        jmp {jump}
+        .cfi_adjust_cfa_offset -8
+        nop
+        3:
+        mov eax, [rdi]
         cmp eax, [rsp - 64]
         je 4f
         ldmxcsr [rdi]
@@ -101,7 +118,7 @@ macro_rules! landing_fp_env {
     };
 }
 #[cfg(target_arch = "x86_64")]
-pub(crate) use landing_fp_env;
+pub(crate) use jump_and_land;
 
 /// The address of a suspended context's save area (what `jump_fcontext`
 /// takes and returns): on the stack of the side that stopped there.
@@ -270,7 +287,7 @@ impl Suspended {
 
     /// The first half of `enter` or `leave` when the caller makes the switch
     /// (see `Step`): the target and `data` for it. The side switched to
-    /// takes the floating-point environment (`landing_fp_env!`) and calls
+    /// takes the floating-point environment (`jump_and_land!`) and calls
     /// `arrive` with where the other stopped.
     ///
     /// # Safety

@@ -828,8 +828,7 @@ extern "C" fn job_entry(transfer: Transfer) -> ! {
 /// lands, takes the starter's floating-point environment, calls `restarted`
 /// and goes round. A switch back made by a call would have to load that
 /// environment on every start, differing or not (see `fibre`). The job's
-/// address stays at the bottom of the frame; the `nop` before the landing
-/// is there for debuggers, as in the exported functions' stubs.
+/// address stays at the bottom of the frame.
 #[cfg(target_arch = "x86_64")]
 #[unsafe(naked)]
 unsafe extern "C" fn job_loop(job: &'static Job) -> ! {
@@ -842,16 +841,7 @@ unsafe extern "C" fn job_loop(job: &'static Job) -> ! {
         "call {run}",
         "test rax, rax",
         "jz 2b",
-        "mov rdi, rax",
-        "mov rsi, rdx",
-        "lea rcx, [rip + 3f]",
-        "push rcx",
-        ".cfi_adjust_cfa_offset 8",
-        "jmp {jump}",
-        ".cfi_adjust_cfa_offset -8",
-        "nop",
-        "3:",
-        crate::fibre::landing_fp_env!(),
+        crate::fibre::jump_and_land!(),
         "mov rsi, rdi",
         "mov rdi, [rsp]",
         "call {restarted}",
