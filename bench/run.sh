@@ -324,6 +324,23 @@ function cell(key,    n, i, j, t, v, lo, hi) {
     if (n == 1) return fmt(MED)
     return fmt(MED) " (" fmt(lo) "-" fmt(hi) ")"
 }
+# The ratio within each alternated pair (run k of B over run k of A, made
+# one after the other), "median (min-max)": a slow phase of the machine then
+# meets both runs of a pair, where the ratio of the two medians can set the
+# slow runs of one side against the fast runs of the other.
+function pairs(m,    n, i, j, t, r) {
+    n = cnt["native" SUBSEP m]
+    if (cnt["rustasync" SUBSEP m] < n) n = cnt["rustasync" SUBSEP m]
+    if (fails["native" SUBSEP m] || fails["rustasync" SUBSEP m] || n == 0) return "-"
+    for (i = 1; i <= n; i++) {
+        if (vals["native" SUBSEP m, i] <= 0) return "-"
+        r[i] = vals["rustasync" SUBSEP m, i] / vals["native" SUBSEP m, i]
+    }
+    for (i = 2; i <= n; i++) { t = r[i]; for (j = i - 1; j >= 1 && r[j] > t; j--) r[j + 1] = r[j]; r[j + 1] = t }
+    t = (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+    if (n == 1 || r[1] == r[n]) return sprintf("%.2f", t)
+    return sprintf("%.2f (%.2f-%.2f)", t, r[1], r[n])
+}
 {
     key = $1 SUBSEP $2
     if (!($2 in seen)) { seen[$2] = 1; order[++nm] = $2 }
@@ -345,10 +362,10 @@ END {
     for (i = 1; i <= nm; i++) if (!(order[i] in placed)) sorted[++k] = order[i]
     for (i = 1; i <= nm; i++) order[i] = sorted[i]
     print "Machine: " machine "; " date "; " mode "; " runs " run(s) per side, alternated; " sides "."
-    print "Figures: median (min-max) over runs; each run is itself a median over batches; times are CPU time of the measuring thread."
+    print "Figures: median (min-max) over runs; each run is itself a median over batches; times are CPU time of the measuring thread; the last column is the ratio of each alternated pair of runs, median (min-max)."
     print ""
-    print "| benchmark | unit | native | rustasync | ratio rustasync/native |"
-    print "| --- | --- | --- | --- | --- |"
+    print "| benchmark | unit | native | rustasync | ratio rustasync/native | same, pair by pair |"
+    print "| --- | --- | --- | --- | --- | --- |"
     for (i = 1; i <= nm; i++) {
         m = order[i]
         if (m ~ /^context_switch/) continue
@@ -356,7 +373,7 @@ END {
         b = cell("rustasync" SUBSEP m); bm = MED
         ratio = "-"
         if (am != "" && bm != "" && am > 0) ratio = sprintf("%.2f", bm / am)
-        printf "| %s | %s | %s | %s | %s |\n", label(m), unit[m], a, b, ratio
+        printf "| %s | %s | %s | %s | %s | %s |\n", label(m), unit[m], a, b, ratio, pairs(m)
     }
     nf = 0
     for (i = 1; i <= nm; i++) {
