@@ -20,11 +20,6 @@ static void set_precision(unsigned pc)
     set_x87_cw((uint16_t)((x87_cw() & ~(3u << X87_PC_SHIFT)) | (pc << X87_PC_SHIFT)));
 }
 
-static void clear_flags(void)
-{
-    _mm_setcsr(_mm_getcsr() & ~MX_FLAGS);
-}
-
 static void show(const char *who)
 {
     unsigned mx = _mm_getcsr();
@@ -49,7 +44,7 @@ static int first_job(void *arg)
     show("job A at start");
     set_rounding(3);
     set_precision(2);
-    clear_flags();
+    set_flags(0);
     ASYNC_pause_job();
     show("job A resumed");
     sink = one / three; /* inexact */
@@ -77,7 +72,7 @@ int main(void)
     ASYNC_init_thread(1, 1);
     set_rounding(2);
     set_precision(3);
-    clear_flags();
+    set_flags(0);
     show("caller before start");
     CHECK(ASYNC_start_job(&job, ctx, &ret, first_job, NULL, 0) == ASYNC_PAUSE);
     show("caller after first pause");
@@ -85,7 +80,7 @@ int main(void)
     show("caller before resume");
     CHECK(ASYNC_start_job(&job, ctx, &ret, first_job, NULL, 0) == ASYNC_PAUSE);
     show("caller after second pause");
-    clear_flags();
+    set_flags(0);
     sink = one / zero; /* divide-by-zero, raised while the job is paused */
     set_rounding(0);
     CHECK(ASYNC_start_job(&job, ctx, &ret, first_job, NULL, 0) == ASYNC_FINISH && ret == 1);
@@ -94,7 +89,7 @@ int main(void)
     /* The pooled job starts with the caller's environment. */
     set_rounding(3);
     set_precision(0);
-    clear_flags();
+    set_flags(0);
     job = NULL;
     CHECK(ASYNC_start_job(&job, ctx, &ret, second_job, NULL, 0) == ASYNC_FINISH && ret == 2);
     show("caller after job B");

@@ -36,4 +36,10 @@ static inline void set_rounding(unsigned mode)
     set_x87_cw((uint16_t)((x87_cw() & ~(3u << X87_RC_SHIFT)) | (mode << X87_RC_SHIFT)));
 }
 
+/* Sets MXCSR's exception flags to `flags`, the rest of it kept. */
+static inline void set_flags(unsigned flags)
+{
+    _mm_setcsr((_mm_getcsr() & ~MX_FLAGS) | flags);
+}
+
 #endif

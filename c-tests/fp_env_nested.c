@@ -35,11 +35,6 @@ static int env_is(unsigned mode, unsigned flags)
            && ((mx & MX_FLAGS) == flags || under_checker("valgrind"));
 }
 
-static void set_flags(unsigned flags)
-{
-    _mm_setcsr((_mm_getcsr() & ~MX_FLAGS) | flags);
-}
-
 static volatile double one = 1.0, three = 3.0, zero = 0.0, sink;
 
 static ASYNC_JOB *paused_inner;

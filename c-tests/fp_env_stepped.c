@@ -70,11 +70,6 @@ static void set_env(unsigned rounding, unsigned precision, unsigned extra)
                           | (precision << X87_PC_SHIFT)));
 }
 
-static void set_flags(unsigned flags)
-{
-    _mm_setcsr((_mm_getcsr() & ~MX_FLAGS) | flags);
-}
-
 static void on_trap(int sig, siginfo_t *info, void *context)
 {
     ucontext_t *uc = context;
