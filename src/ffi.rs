@@ -146,10 +146,11 @@ pub extern "C" fn ASYNC_cleanup_thread() {
 /// jump (`fibre::jump_and_land!` is the switch and the landing). `keep`
 /// pushes what must outlive the switch; `frame` is the bytes below the
 /// return address, `keep`'s and an 8-byte pad that keeps the calls aligned,
-/// all of it left in place across the switch. Where the return address is found again after `jmp rcx` is spelled out
-/// (`.cfi_offset`), not `.cfi_restore`: libgcc's unwinder takes a restore
-/// to mean "not saved", and `backtrace(3)` from a signal handler that
-/// interrupted the instruction after it read a return address out of rcx.
+/// all of it left in place across the switch. Where the return address is
+/// found again after `jmp rcx` is spelled out (`.cfi_offset`), not
+/// `.cfi_restore`: libgcc's unwinder takes a restore to mean "not saved",
+/// and `backtrace(3)` from a signal handler that interrupted the
+/// instruction after it read a return address out of rcx.
 #[cfg(target_arch = "x86_64")]
 macro_rules! switching_export {
     (

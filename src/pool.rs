@@ -97,10 +97,17 @@ impl Pool {
     /// the counter's store could alias it for the compiler.)
     #[inline(always)]
     fn after_idle_change(&self, len: usize, counters: &ThreadCounters) {
-        stats::set(&counters.idle, len as u64);
-        if self.trim.after_change(len) {
+        if self.count_idle_change(len, counters) {
             self.look_for_cold_jobs(len, counters);
         }
+    }
+
+    /// `after_idle_change` short of the look: whether the trimmer is to
+    /// look now, for callers that cannot make the call themselves.
+    #[inline(always)]
+    fn count_idle_change(&self, len: usize, counters: &ThreadCounters) -> bool {
+        stats::set(&counters.idle, len as u64);
+        self.trim.after_change(len)
     }
 
     /// Out of line, so that the idle-list helpers stay small on the hot path.
@@ -306,9 +313,7 @@ impl Pool {
         // SAFETY: as in with_idle.
         let idle = unsafe { &mut *self.idle.get() };
         let job = idle.pop()?;
-        let len = idle.len();
-        stats::set(&counters.idle, len as u64);
-        Some((job, self.trim.after_change(len)))
+        Some((job, self.count_idle_change(idle.len(), counters)))
     }
 
     /// Whether `give_back_quick` can take a job: the pool has its limits,
