@@ -16,15 +16,9 @@
 #include <xmmintrin.h>
 #include <openssl/async.h>
 #include "common.h"
-
-#define MX_RC_SHIFT 13
+#include "fp_env.h"
 
 static const char *const modes[] = { "nearest", "down", "up", "toward-zero" };
-
-static void set_rounding(unsigned mode)
-{
-    _mm_setcsr((_mm_getcsr() & ~(3u << MX_RC_SHIFT)) | (mode << MX_RC_SHIFT));
-}
 
 static int pause_once(void *arg)
 {

@@ -26,13 +26,6 @@
 static size_t arg_size;
 static unsigned char block[200];
 
-static int pause_once(void *arg)
-{
-    (void)arg;
-    ASYNC_pause_job();
-    return 3;
-}
-
 static int trivial(void *arg)
 {
     return arg != NULL && ((unsigned char *)arg)[arg_size - 1] == 0x5a ? 5 : -1;
@@ -59,12 +52,12 @@ static int burst(int n, ASYNC_WAIT_CTX *ctx)
     int ret, i, ok = 1;
 
     for (i = 0; i < n; i++)
-        ok &= ASYNC_start_job(&jobs[i], ctx, &ret, pause_once, block, arg_size) == ASYNC_PAUSE;
+        ok &= ASYNC_start_job(&jobs[i], ctx, &ret, pause_once_job, block, arg_size) == ASYNC_PAUSE;
     counts("burst paused");
     if (n == LIMIT)
-        ok &= ASYNC_start_job(&jobs[LIMIT], ctx, &ret, pause_once, block, arg_size) == ASYNC_NO_JOBS;
+        ok &= ASYNC_start_job(&jobs[LIMIT], ctx, &ret, pause_once_job, block, arg_size) == ASYNC_NO_JOBS;
     for (i = 0; i < n; i++)
-        ok &= ASYNC_start_job(&jobs[i], ctx, &ret, pause_once, NULL, 0) == ASYNC_FINISH && ret == 3;
+        ok &= ASYNC_start_job(&jobs[i], ctx, &ret, pause_once_job, NULL, 0) == ASYNC_FINISH && ret == 7;
     counts("burst finished");
     return ok;
 }
@@ -94,9 +87,9 @@ static int workload(void)
             ASYNC_JOB *job = NULL;
             int ret = 0;
 
-            ok &= ASYNC_start_job(&job, ctx, &ret, pause_once, block, arg_size) == ASYNC_PAUSE;
+            ok &= ASYNC_start_job(&job, ctx, &ret, pause_once_job, block, arg_size) == ASYNC_PAUSE;
             counts("paused one");
-            ok &= ASYNC_start_job(&job, ctx, &ret, pause_once, NULL, 0) == ASYNC_FINISH && ret == 3;
+            ok &= ASYNC_start_job(&job, ctx, &ret, pause_once_job, NULL, 0) == ASYNC_FINISH && ret == 7;
             counts("finished it");
         }
     }
@@ -107,13 +100,13 @@ static int workload(void)
         ASYNC_JOB *job = NULL, *other = NULL;
         int ret = 0;
 
-        ok &= ASYNC_start_job(&job, ctx, &ret, pause_once, block, arg_size) == ASYNC_PAUSE;
+        ok &= ASYNC_start_job(&job, ctx, &ret, pause_once_job, block, arg_size) == ASYNC_PAUSE;
         if (i == 0)
             ASYNC_cleanup_thread();
         else
             ok &= ASYNC_init_thread(LIMIT, 1) == 1;
         counts(i == 0 ? "paused across a cleanup" : "paused across an init");
-        ok &= ASYNC_start_job(&job, ctx, &ret, pause_once, NULL, 0) == ASYNC_FINISH && ret == 3;
+        ok &= ASYNC_start_job(&job, ctx, &ret, pause_once_job, NULL, 0) == ASYNC_FINISH && ret == 7;
         counts("finished");
         ok &= ASYNC_start_job(&other, ctx, &ret, trivial, block, arg_size) == ASYNC_FINISH && ret == 5;
         counts("another");
