@@ -311,15 +311,19 @@ function fmt(x) {
     if (x >= 10) return sprintf("%.1f", x)
     return sprintf("%.2f", x)
 }
+# Sorts v[1..n] in place and returns its median.
+function sorted_median(v, n,    i, j, t) {
+    for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+    return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
 # "median (min-max)" of the figures of one side, sets MED; "FAIL" if any failed
-function cell(key,    n, i, j, t, v, lo, hi) {
+function cell(key,    n, i, v, lo, hi) {
     MED = ""
     n = cnt[key]
     if (fails[key]) return "FAIL " fails[key] "/" (fails[key] + n)
     if (n == 0) return "-"
     for (i = 1; i <= n; i++) v[i] = vals[key, i]
-    for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
-    MED = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    MED = sorted_median(v, n)
     lo = v[1]; hi = v[n]
     if (n == 1) return fmt(MED)
     return fmt(MED) " (" fmt(lo) "-" fmt(hi) ")"
@@ -328,7 +332,7 @@ function cell(key,    n, i, j, t, v, lo, hi) {
 # one after the other), "median (min-max)": a slow phase of the machine then
 # meets both runs of a pair, where the ratio of the two medians can set the
 # slow runs of one side against the fast runs of the other.
-function pairs(m,    n, i, j, t, r) {
+function pairs(m,    n, i, t, r) {
     n = cnt["native" SUBSEP m]
     if (cnt["rustasync" SUBSEP m] < n) n = cnt["rustasync" SUBSEP m]
     if (fails["native" SUBSEP m] || fails["rustasync" SUBSEP m] || n == 0) return "-"
@@ -336,8 +340,7 @@ function pairs(m,    n, i, j, t, r) {
         if (vals["native" SUBSEP m, i] <= 0) return "-"
         r[i] = vals["rustasync" SUBSEP m, i] / vals["native" SUBSEP m, i]
     }
-    for (i = 2; i <= n; i++) { t = r[i]; for (j = i - 1; j >= 1 && r[j] > t; j--) r[j + 1] = r[j]; r[j + 1] = t }
-    t = (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+    t = sorted_median(r, n)
     if (n == 1 || r[1] == r[n]) return sprintf("%.2f", t)
     return sprintf("%.2f (%.2f-%.2f)", t, r[1], r[n])
 }
