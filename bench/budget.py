@@ -30,6 +30,7 @@ STEPS = [
     ("FP environment", r"fp_env|fpenv|fenv|mxcsr|x87"),
     ("wait-ctx resync", r"wait_ctx::|[Rr]esync|reset_counts|attach|detach"),
     ("boundary (catch_unwind)", r"ffi::boundary|catch_unwind|panicking"),
+    ("resume prefetch (where each job stopped)", r"stopped_at|warm_for_resume|fibre::prefetch|slot_key"),
     ("handle and stack checks", r"from_handle|resumable|Arena.*contains|arena::|on_own_stack|Job::holds"),
     ("sanitizer/log/trace checks", r"sanitizer::|log::|notes|check_dying|watched"),
     ("switch glue (fibre)", r"fibre::"),

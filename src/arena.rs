@@ -74,6 +74,14 @@ impl<T> Arena<T> {
         (Self::slot(), &self.base, &self.committed)
     }
 
+    /// A number that differs between any two slots less than `span` slots
+    /// apart, found from the address alone, without reading the arena; any
+    /// address gives one below `span` (a power of two).
+    #[inline(always)]
+    pub fn slot_key(p: *const T, span: usize) -> usize {
+        ((p as usize) >> Self::slot().trailing_zeros()) & (span - 1)
+    }
+
     /// Whether `p` is the address of a slot of this arena (free or not).
     #[inline]
     pub fn contains(&self, p: *const T) -> bool {

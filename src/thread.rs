@@ -209,6 +209,7 @@ impl ThreadState {
     /// `resume` to take every other case.
     #[inline(always)]
     pub fn resume_quick(&self, handle: *mut Job) -> Option<Step> {
+        Job::warm_for_resume(handle);
         let job = self.pool.resumable(handle)?;
         let step = job.resume_quick(self.current.get())?;
         self.current.set(job.as_handle());
@@ -243,8 +244,9 @@ impl ThreadState {
             }
             self.current.set(job.abandon());
         };
-        job.arrived_back(arrival.context);
-        Ok(self.back_from(job, Yield::decode(arrival.data)))
+        let outcome = Yield::decode(arrival.data);
+        job.arrived_back(arrival.context, outcome);
+        Ok(self.back_from(job, outcome))
     }
 
     /// `returned` when it takes only loads and stores: no swap of the default
@@ -262,7 +264,7 @@ impl ThreadState {
         }
         match Yield::decode(arrival.data) {
             Yield::Paused => {
-                job.arrived_back(arrival.context);
+                job.arrived_back(arrival.context, Yield::Paused);
                 self.current.set(job.parent());
                 self.counters.on_pause();
                 Ok(Started::Paused(job.as_handle()))
@@ -274,7 +276,7 @@ impl ThreadState {
                 let Some(ret) = job.finish_quick() else {
                     return Err(arrival);
                 };
-                job.arrived_back(arrival.context);
+                job.arrived_back(arrival.context, Yield::Finished);
                 self.current.set(job.parent());
                 let counters = self.counters;
                 stats::bump(&counters.finished);
