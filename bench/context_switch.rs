@@ -54,14 +54,32 @@
 //! RESULT context_switch_shuffled_blocks <median ns> ns/resume
 //! ```
 //!
+//! The shuffled rows swing several-fold with the machine's phases, within
+//! one process and between processes, so a floor measured in another
+//! process says little about the library's figure. With `RUSTASYNC_LIB`
+//! naming the library, the bench loads it (`dlopen`, checking with `dladdr`
+//! that `ASYNC_start_job` comes from that file), pauses 10,000 of its jobs as
+//! `async_bench shuffled_resume` does, and alternates round by round: every
+//! job, then every fibre of a checked-block floor, in the same new order
+//! (which goes first alternates too). The last figure is the median of the
+//! per-round ratios:
+//!
+//! ```text
+//! RESULT context_switch_shuffled_library_in_process <median ns> ns/resume
+//! RESULT context_switch_shuffled_blocks_in_process <median ns> ns/resume
+//! RESULT context_switch_shuffled_library_over_blocks <median> ratio
+//! ```
+//!
 //! Run with `-q` (or `QUICK=1` in the environment) for a tiny smoke run.
 //!
 //! The stack is mapped here with `mmap` (plus a `PROT_NONE` guard page below
 //! it) rather than with the crate's own stack types, whose constructors read an
 //! uninitialised `rlimit`.
 
+use std::ffi::{CStr, CString, c_int, c_void};
 use std::hint::black_box;
 use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use context::stack::Stack;
 use context::{Context, Transfer};
@@ -403,6 +421,27 @@ fn main() {
         println!("# {name}: {fibres} fibres, {rounds} rounds, per resume min {min:.2} max {max:.2} ns");
         println!("RESULT {name} {median:.2} ns/resume");
     }
+    if let Some(path) = std::env::var_os("RUSTASYNC_LIB") {
+        let api = Api::load(path.to_str().expect("a UTF-8 path"));
+        let (library, floor) = shuffled_interleaved(&api, fibres, rounds);
+        for (name, times) in [
+            ("context_switch_shuffled_library_in_process", &library),
+            ("context_switch_shuffled_blocks_in_process", &floor),
+        ] {
+            let (median, min, max) = summary(times, fibres);
+            println!("# {name}: {fibres} jobs, {rounds} rounds, per resume min {min:.2} max {max:.2} ns");
+            println!("RESULT {name} {median:.2} ns/resume");
+        }
+        let mut ratios: Vec<f64> = library.iter().zip(&floor).map(|(&l, &f)| l as f64 / f as f64).collect();
+        ratios.sort_by(f64::total_cmp);
+        let name = "context_switch_shuffled_library_over_blocks";
+        println!(
+            "# {name}: per round, min {:.2} max {:.2}",
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
+        println!("RESULT {name} {:.2} ratio", ratios[ratios.len() / 2]);
+    }
 }
 
 /// Fibres and timed rounds of the shuffled floor, as in `async_bench`.
@@ -503,76 +542,114 @@ struct Block {
 
 /// `n` fibres paused at once, resumed once per round in a new shuffled order;
 /// the nanoseconds of each timed round.
-#[inline(never)]
 fn shuffled(n: usize, rounds: usize, how: Shuffled) -> Vec<u128> {
-    let (stacks, regions) = library_like_stacks(n);
-    let first = if how == Shuffled::Bare {
-        KEEP_FP_FLAGS
-    } else {
-        SWITCH_IN_CALLS
-    };
-    let contexts: Vec<Option<Context>> = stacks
-        .iter()
-        .map(|&(bottom, top)| {
-            // SAFETY: [bottom, top) is writable memory of a region unmapped
-            // only after the last resume below.
-            let view = unsafe { Stack::new(top.cast(), bottom.cast()) };
-            // SAFETY: as above; `bounce` never returns.
-            let fresh = unsafe { Context::new(&view, bounce) };
-            // SAFETY: the first resume enters `bounce`, which hands control
-            // straight back: the fibre is now paused, as a job would be.
-            Some(unsafe { fresh.resume(first) }.context)
-        })
-        .collect();
-    let blocks_bytes = (n * size_of::<Block>()).next_multiple_of(HUGE_PAGE);
-    let blocks_base = map_blocks(blocks_bytes);
-    // SAFETY: a fresh zeroed mapping large and aligned enough for `n` blocks,
-    // in which all-zero bytes are a valid `Block` (false, None); unmapped
-    // only after the slice's last use below.
-    let blocks: &mut [Block] = unsafe { std::slice::from_raw_parts_mut(blocks_base.cast(), n) };
-    // The dense array of the bare and in-call floors; the blocks of the last.
-    let mut dense = contexts;
-    if how == Shuffled::InCallsBlocks {
-        for (block, context) in blocks.iter_mut().zip(dense.iter_mut()) {
-            *block = Block {
-                paused: true,
-                context: context.take(),
-            };
-        }
-    }
+    let mut fibres = FibreSet::new(n, how);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = Shuffler(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Shuffler(SHUFFLE_SEED);
     let mut times = Vec::with_capacity(rounds);
     for round in 0..=rounds {
         rng.shuffle(&mut order);
         let start = cpu_ns();
-        for &i in &order {
-            match how {
-                Shuffled::Bare => {
-                    let ctx = dense[i].take().expect("every fibre is paused between resumes");
-                    // SAFETY: a paused fibre on its live stack, resumed exactly once.
-                    dense[i] = Some(unsafe { ctx.resume(black_box(i)) }.context);
-                }
-                Shuffled::InCalls => {
-                    let ctx = dense[i].take().expect("every fibre is paused between resumes");
-                    dense[i] = Some(switch_in_call(ctx, i).context);
-                }
-                Shuffled::InCallsBlocks => resume_block(&mut blocks[i], i),
-            }
-        }
+        fibres.resume_all(&order);
         if round > 0 {
             times.push(cpu_ns() - start);
         }
     }
-    // The fibres stay suspended inside `bounce` with nothing to drop.
-    drop(dense);
-    // SAFETY: mapped by `map_blocks` with this length; nothing uses it now.
-    unsafe { libc::munmap(blocks_base, blocks_bytes) };
-    for (base, length) in regions {
-        // SAFETY: each region was mapped above and no fibre runs on it now.
-        unsafe { libc::munmap(base, length) };
-    }
     times
+}
+
+/// `async_bench`'s seed.
+const SHUFFLE_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// `n` fibres on the library's stack layout, all paused, kept as `how` says.
+struct FibreSet {
+    how: Shuffled,
+    /// The dense array of the bare and in-call floors.
+    dense: Vec<Option<Context>>,
+    /// The blocks of the last floor, and their mapping's length.
+    blocks: *mut Block,
+    blocks_bytes: usize,
+    regions: Vec<Region>,
+}
+
+impl FibreSet {
+    fn new(n: usize, how: Shuffled) -> FibreSet {
+        let (stacks, regions) = library_like_stacks(n);
+        let first = if how == Shuffled::Bare {
+            KEEP_FP_FLAGS
+        } else {
+            SWITCH_IN_CALLS
+        };
+        let mut dense: Vec<Option<Context>> = stacks
+            .iter()
+            .map(|&(bottom, top)| {
+                // SAFETY: [bottom, top) is writable memory of a region
+                // unmapped only when the set is dropped, after the last resume.
+                let view = unsafe { Stack::new(top.cast(), bottom.cast()) };
+                // SAFETY: as above; `bounce` never returns.
+                let fresh = unsafe { Context::new(&view, bounce) };
+                // SAFETY: the first resume enters `bounce`, which hands control
+                // straight back: the fibre is now paused, as a job would be.
+                Some(unsafe { fresh.resume(first) }.context)
+            })
+            .collect();
+        let blocks_bytes = (n * size_of::<Block>()).next_multiple_of(HUGE_PAGE);
+        let blocks = map_blocks(blocks_bytes).cast::<Block>();
+        if how == Shuffled::InCallsBlocks {
+            for (i, context) in dense.iter_mut().enumerate() {
+                // SAFETY: `i < n` blocks fit in the fresh mapping, aligned.
+                unsafe {
+                    blocks.add(i).write(Block {
+                        paused: true,
+                        context: context.take(),
+                    })
+                };
+            }
+        }
+        FibreSet {
+            how,
+            dense,
+            blocks,
+            blocks_bytes,
+            regions,
+        }
+    }
+
+    /// Resumes every fibre once, in `order`.
+    #[inline(never)]
+    fn resume_all(&mut self, order: &[usize]) {
+        for &i in order {
+            match self.how {
+                Shuffled::Bare => {
+                    let ctx = self.dense[i].take().expect("every fibre is paused between resumes");
+                    // SAFETY: a paused fibre on its live stack, resumed exactly once.
+                    self.dense[i] = Some(unsafe { ctx.resume(black_box(i)) }.context);
+                }
+                Shuffled::InCalls => {
+                    let ctx = self.dense[i].take().expect("every fibre is paused between resumes");
+                    self.dense[i] = Some(switch_in_call(ctx, i).context);
+                }
+                Shuffled::InCallsBlocks => {
+                    assert!(i < self.dense.len(), "a fibre of this set");
+                    // SAFETY: block `i` was written in `new` and only this
+                    // set uses it.
+                    resume_block(unsafe { &mut *self.blocks.add(i) }, i);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for FibreSet {
+    fn drop(&mut self) {
+        // The fibres stay suspended inside `bounce` with nothing to drop.
+        // SAFETY: mapped by `map_blocks` with this length; nothing uses it now.
+        unsafe { libc::munmap(self.blocks.cast(), self.blocks_bytes) };
+        for &(base, length) in &self.regions {
+            // SAFETY: each region was mapped in `new` and no fibre runs on it now.
+            unsafe { libc::munmap(base, length) };
+        }
+    }
 }
 
 const HUGE_PAGE: usize = 2 << 20;
@@ -595,4 +672,193 @@ fn resume_block(block: &mut Block, data: usize) {
     let ctx = block.context.take().expect("every fibre is paused between resumes");
     // SAFETY: a paused fibre on its live stack, resumed exactly once.
     block.context = Some(unsafe { ctx.resume(data) }.context);
+}
+
+/// The async API of the library named by `RUSTASYNC_LIB`, loaded into this
+/// process, for the shuffled rows measured against their floors round by
+/// round: the machine's slow and fast phases (both sides together, for
+/// seconds at a time) then meet a library round and a floor round alike,
+/// which separate processes cannot promise.
+struct Api {
+    start_job: StartJob,
+    wait_ctx_new: unsafe extern "C" fn() -> *mut c_void,
+    wait_ctx_free: unsafe extern "C" fn(*mut c_void),
+    init_thread: unsafe extern "C" fn(usize, usize) -> c_int,
+    cleanup_thread: unsafe extern "C" fn(),
+}
+
+type JobFn = extern "C" fn(*mut c_void) -> c_int;
+type StartJob =
+    unsafe extern "C" fn(*mut *mut c_void, *mut c_void, *mut c_int, Option<JobFn>, *mut c_void, usize) -> c_int;
+type PauseJob = unsafe extern "C" fn() -> c_int;
+
+/// `ASYNC_pause_job` of the loaded library, for `pausing_job`.
+static PAUSE_JOB: AtomicUsize = AtomicUsize::new(0);
+/// Set when the jobs are to finish.
+static STOP_JOBS: AtomicBool = AtomicBool::new(false);
+const ASYNC_PAUSE: c_int = 2;
+const ASYNC_FINISH: c_int = 3;
+
+/// `async_bench`'s job: pause until told to stop.
+extern "C" fn pausing_job(_: *mut c_void) -> c_int {
+    // SAFETY: set to the loaded library's `ASYNC_pause_job` before any job starts.
+    let pause: PauseJob = unsafe { std::mem::transmute::<usize, PauseJob>(PAUSE_JOB.load(Ordering::Relaxed)) };
+    while !STOP_JOBS.load(Ordering::Relaxed) {
+        // SAFETY: called from inside a job of that library.
+        if unsafe { pause() } != 1 {
+            return -1;
+        }
+    }
+    7
+}
+
+impl Api {
+    /// Loads `path` on its own (`RTLD_LOCAL`): this process has no other
+    /// async layer, so nothing else answers these names.
+    fn load(path: &str) -> Api {
+        let c_path = CString::new(path).expect("a path without NUL");
+        // SAFETY: a NUL-terminated path; the library stays loaded for the
+        // life of the process.
+        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        assert!(!handle.is_null(), "cannot load {path}");
+        let find = |name: &CStr| {
+            // SAFETY: a live handle and a NUL-terminated name.
+            let f = unsafe { libc::dlsym(handle, name.as_ptr()) };
+            assert!(!f.is_null(), "{path} has no {name:?}");
+            f
+        };
+        // Prove which implementation runs: the library asked for, not one
+        // it may pull in.
+        let start_job = find(c"ASYNC_start_job");
+        // SAFETY: `Dl_info` is plain data that `dladdr` fills.
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        // SAFETY: an address inside a loaded object and a valid out-pointer.
+        let found = unsafe { libc::dladdr(start_job, &mut info) } != 0 && !info.dli_fname.is_null();
+        // SAFETY: `dladdr` succeeded, so the name is a NUL-terminated string.
+        let provider = found.then(|| unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned());
+        let canonical = |p: &str| std::fs::canonicalize(p).ok();
+        assert!(
+            provider.as_deref().and_then(canonical) == canonical(path),
+            "ASYNC_start_job comes from {provider:?}, not {path}"
+        );
+        println!("# shuffled rows in one process: ASYNC_start_job from {path}");
+        PAUSE_JOB.store(find(c"ASYNC_pause_job") as usize, Ordering::Relaxed);
+        // SAFETY: each symbol is the library's function of that name, whose
+        // C signature the type spells.
+        unsafe {
+            Api {
+                start_job: std::mem::transmute::<*mut c_void, StartJob>(start_job),
+                wait_ctx_new: std::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> *mut c_void>(find(
+                    c"ASYNC_WAIT_CTX_new",
+                )),
+                wait_ctx_free: std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut c_void)>(find(
+                    c"ASYNC_WAIT_CTX_free",
+                )),
+                init_thread: std::mem::transmute::<*mut c_void, unsafe extern "C" fn(usize, usize) -> c_int>(find(
+                    c"ASYNC_init_thread",
+                )),
+                cleanup_thread: std::mem::transmute::<*mut c_void, unsafe extern "C" fn()>(find(
+                    c"ASYNC_cleanup_thread",
+                )),
+            }
+        }
+    }
+}
+
+/// `n` jobs of the loaded library, paused, as `async_bench shuffled_resume`
+/// keeps them: a job handle and a wait context each.
+struct JobSet<'a> {
+    api: &'a Api,
+    jobs: Vec<*mut c_void>,
+    waits: Vec<*mut c_void>,
+}
+
+impl<'a> JobSet<'a> {
+    fn new(api: &'a Api, n: usize) -> JobSet<'a> {
+        // SAFETY: the library's own function, called on this thread.
+        assert!(unsafe { (api.init_thread)(0, 0) } == 1, "ASYNC_init_thread failed");
+        // SAFETY: as above.
+        let waits: Vec<*mut c_void> = (0..n).map(|_| unsafe { (api.wait_ctx_new)() }).collect();
+        assert!(waits.iter().all(|w| !w.is_null()), "ASYNC_WAIT_CTX_new failed");
+        let mut set = JobSet {
+            api,
+            jobs: vec![ptr::null_mut(); n],
+            waits,
+        };
+        let all: Vec<usize> = (0..n).collect();
+        set.resume_all(&all);
+        set
+    }
+
+    /// Starts or resumes job `i`; `ASYNC_start_job`'s status.
+    #[inline(always)]
+    fn step(&mut self, i: usize) -> c_int {
+        let mut ret = 0;
+        // SAFETY: the library's own function with a handle it gave (or
+        // NULL), a live wait context and an out-pointer.
+        unsafe {
+            (self.api.start_job)(
+                &mut self.jobs[i],
+                self.waits[i],
+                &mut ret,
+                Some(pausing_job),
+                ptr::null_mut(),
+                0,
+            )
+        }
+    }
+
+    /// Resumes (or first starts) every job once, in `order`; each pauses again.
+    #[inline(never)]
+    fn resume_all(&mut self, order: &[usize]) {
+        for &i in order {
+            assert!(self.step(i) == ASYNC_PAUSE, "job {i} did not pause");
+        }
+    }
+}
+
+impl Drop for JobSet<'_> {
+    fn drop(&mut self) {
+        STOP_JOBS.store(true, Ordering::Relaxed);
+        for i in 0..self.jobs.len() {
+            assert!(self.step(i) == ASYNC_FINISH, "job {i} did not finish");
+            // SAFETY: a wait context of this library no job uses any more.
+            unsafe { (self.api.wait_ctx_free)(self.waits[i]) };
+        }
+        STOP_JOBS.store(false, Ordering::Relaxed);
+        // SAFETY: the library's own function; no job of this thread is left.
+        unsafe { (self.api.cleanup_thread)() };
+    }
+}
+
+/// The library's shuffled resumes and the checked-block floor's, measured in
+/// one process: each round resumes every job, then every fibre, in the same
+/// new order (the first of the two alternating from round to round). Gives
+/// each round's library and floor nanoseconds.
+fn shuffled_interleaved(api: &Api, n: usize, rounds: usize) -> (Vec<u128>, Vec<u128>) {
+    let mut jobs = JobSet::new(api, n);
+    let mut fibres = FibreSet::new(n, Shuffled::InCallsBlocks);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = Shuffler(SHUFFLE_SEED);
+    let (mut library, mut floor) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for round in 0..=rounds {
+        rng.shuffle(&mut order);
+        let timed = |f: &mut dyn FnMut()| {
+            let start = cpu_ns();
+            f();
+            cpu_ns() - start
+        };
+        let (lib_ns, floor_ns) = if round % 2 == 0 {
+            let l = timed(&mut || jobs.resume_all(&order));
+            (l, timed(&mut || fibres.resume_all(&order)))
+        } else {
+            let f = timed(&mut || fibres.resume_all(&order));
+            (timed(&mut || jobs.resume_all(&order)), f)
+        };
+        if round > 0 {
+            library.push(lib_ns);
+            floor.push(floor_ns);
+        }
+    }
+    (library, floor)
 }

@@ -199,7 +199,12 @@ for ((r = 1; r <= RUNS; r++)); do
     # The floors right after the rows they stand under, before openssl speed
     # and haproxy run, so that both meet the machine in the same state.
     if [ -n "$CONTEXT_BENCH" ]; then
-        if [ -x "$CONTEXT_BENCH" ] && run floor context_switch "$CONTEXT_BENCH" $QFLAG; then
+        # With the library under test named, the bench also loads it and
+        # alternates its shuffled resumes with the checked-block floor's,
+        # round by round, in one process.
+        floor_env=()
+        [ "${#SIDES[@]}" = 2 ] && floor_env=(RUSTASYNC_LIB="$LIB")
+        if [ -x "$CONTEXT_BENCH" ] && run floor context_switch env "${floor_env[@]}" "$CONTEXT_BENCH" $QFLAG; then
             awk '$1 == "RESULT" { printf "floor\t%s\t%s\t%s\n", $2, $3, $4 }' \
                 <<<"$RUN_OUTPUT" >>"$RAW"
         else
@@ -304,6 +309,8 @@ function label(m) {
     if (m == "context_switch_shuffled") return "context crate: " shuffle_n " fibres on the library'"'"'s stack layout, shuffled resumes"
     if (m == "context_switch_shuffled_in_calls") return "same, each switch inside a function that returns"
     if (m == "context_switch_shuffled_blocks") return "same, and each context behind a checked 256-byte block (as a job handle)"
+    if (m == "context_switch_shuffled_library_in_process") return "rustasync: its " shuffle_n " jobs in the process of the next row, rounds alternated with it"
+    if (m == "context_switch_shuffled_blocks_in_process") return "the checked-block floor in that process (last column: per-round ratio, median of runs)"
     return m
 }
 function fmt(x) {
@@ -381,7 +388,7 @@ END {
     nf = 0
     for (i = 1; i <= nm; i++) {
         m = order[i]
-        if (m !~ /^context_switch/) continue
+        if (m !~ /^context_switch/ || m == "context_switch_shuffled_library_over_blocks") continue
         if (!nf++) {
             print ""
             print "| floor the library builds on | unit | median (min-max) | rustasync row / floor |"
@@ -393,7 +400,9 @@ END {
         lib = (m == "context_switch" || m == "context_switch_in_calls" || m == "context_switch_jumping") ? "pause_resume" : \
               (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
               (m ~ /^context_switch_shuffled/) ? "shuffled_resume" : two ? "two_threads_pause_resume" : ""
+        if (m ~ /_in_process$/) lib = ""
         over = "-"
+        if (m == "context_switch_shuffled_blocks_in_process") { over = cell("floor" SUBSEP "context_switch_shuffled_library_over_blocks") }
         if (lib != "") { cell("rustasync" SUBSEP lib); if (MED != "" && fm != "" && fm > 0) over = sprintf("%.2f", MED / fm) }
         # Start -> finish is one round trip too.
         if (m ~ /^context_switch_(in_calls|jumping)/) {
