@@ -541,7 +541,14 @@ impl Job {
     #[inline(always)]
     pub fn arrived_back(&self, job_side: Context, outcome: Yield) {
         if outcome == Yield::Paused {
-            stopped_at(self).store(fibre::save_area(&job_side) as usize, Ordering::Relaxed);
+            // Stored only when it moved: a job pausing where it paused before
+            // (the common case) then leaves the line shared, which matters
+            // when the neighbouring slots belong to jobs of other threads.
+            let hint = stopped_at(self);
+            let at = fibre::save_area(&job_side) as usize;
+            if hint.load(Ordering::Relaxed) != at {
+                hint.store(at, Ordering::Relaxed);
+            }
         }
         self.other_side.arrive(job_side);
     }
