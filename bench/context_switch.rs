@@ -60,9 +60,10 @@
 //! naming the library, the bench loads it (`dlopen`, checking with `dladdr`
 //! that `ASYNC_start_job` comes from that file), pauses 10,000 of its jobs as
 //! `async_bench shuffled_resume` does, and alternates round by round: every
-//! job, then every fibre of a checked-block floor, in the same new order
-//! (which goes first alternates too). The last figure is the median of the
-//! per-round ratios:
+//! job, then every fibre of the checked-block floor most like the library
+//! (on x86-64 switching as it does, by jumps; `Shuffled::LIKE_THE_LIBRARY`),
+//! in the same new order (which goes first alternates too). The last figure
+//! is the median of the per-round ratios:
 //!
 //! ```text
 //! RESULT context_switch_shuffled_library_in_process <median ns> ns/resume
@@ -191,6 +192,13 @@ mod jumping {
     pub fn set_peer(suspended: Context) {
         // SAFETY: `Context` is a repr(C) wrapper of one pointer.
         PEER.set(unsafe { std::mem::transmute::<Context, usize>(suspended) });
+    }
+
+    /// The side that switched here last, as `set_peer` took it.
+    pub fn peer() -> Context {
+        // SAFETY: `PEER` holds what `set_peer` or `landed` stored: a
+        // suspended context, switched to at most once more before it changes.
+        unsafe { std::mem::transmute::<usize, Context>(PEER.get()) }
     }
 
     /// Where to switch, and what to pass: as `fibre::Step`.
@@ -527,9 +535,28 @@ enum Shuffled {
     InCalls,
     /// As `InCalls`, with each fibre's context kept in a 256-byte block of
     /// its own behind a state byte that is checked first, as a job's control
-    /// block is in the library's arena: any design that validates a job
-    /// handle reads that block before it can know where the job's stack is.
+    /// block is in the library's arena: a design that validates a job handle
+    /// reads that block before it can switch to the job's stack. (The
+    /// library starts loading the stack before, from a table of hints; these
+    /// floors do not.)
     InCallsBlocks,
+    /// As `InCallsBlocks`, switching as the library does on x86-64: out by
+    /// a jump, back into a stub, no return across a switch (`jumping`).
+    #[cfg(target_arch = "x86_64")]
+    JumpingBlocks,
+}
+
+impl Shuffled {
+    /// The floor most like the library's own resumes: a checked block, and
+    /// switches made the library's way on this target.
+    #[cfg(target_arch = "x86_64")]
+    const LIKE_THE_LIBRARY: Shuffled = Shuffled::JumpingBlocks;
+    #[cfg(not(target_arch = "x86_64"))]
+    const LIKE_THE_LIBRARY: Shuffled = Shuffled::InCallsBlocks;
+
+    fn has_blocks(self) -> bool {
+        self != Shuffled::Bare && self != Shuffled::InCalls
+    }
 }
 
 /// A control block's stand-in: a state byte and the suspended context, in
@@ -575,10 +602,11 @@ struct FibreSet {
 impl FibreSet {
     fn new(n: usize, how: Shuffled) -> FibreSet {
         let (stacks, regions) = library_like_stacks(n);
-        let first = if how == Shuffled::Bare {
-            KEEP_FP_FLAGS
-        } else {
-            SWITCH_IN_CALLS
+        let first = match how {
+            Shuffled::Bare => KEEP_FP_FLAGS,
+            #[cfg(target_arch = "x86_64")]
+            Shuffled::JumpingBlocks => SWITCH_BY_JUMPS,
+            Shuffled::InCalls | Shuffled::InCallsBlocks => SWITCH_IN_CALLS,
         };
         let mut dense: Vec<Option<Context>> = stacks
             .iter()
@@ -595,7 +623,7 @@ impl FibreSet {
             .collect();
         let blocks_bytes = (n * size_of::<Block>()).next_multiple_of(HUGE_PAGE);
         let blocks = map_blocks(blocks_bytes).cast::<Block>();
-        if how == Shuffled::InCallsBlocks {
+        if how.has_blocks() {
             for (i, context) in dense.iter_mut().enumerate() {
                 // SAFETY: `i < n` blocks fit in the fresh mapping, aligned.
                 unsafe {
@@ -615,6 +643,12 @@ impl FibreSet {
         }
     }
 
+    fn block(&mut self, i: usize) -> &mut Block {
+        assert!(i < self.dense.len(), "a fibre of this set");
+        // SAFETY: block `i` was written in `new` and only this set uses it.
+        unsafe { &mut *self.blocks.add(i) }
+    }
+
     /// Resumes every fibre once, in `order`.
     #[inline(never)]
     fn resume_all(&mut self, order: &[usize]) {
@@ -629,12 +663,9 @@ impl FibreSet {
                     let ctx = self.dense[i].take().expect("every fibre is paused between resumes");
                     self.dense[i] = Some(switch_in_call(ctx, i).context);
                 }
-                Shuffled::InCallsBlocks => {
-                    assert!(i < self.dense.len(), "a fibre of this set");
-                    // SAFETY: block `i` was written in `new` and only this
-                    // set uses it.
-                    resume_block(unsafe { &mut *self.blocks.add(i) }, i);
-                }
+                Shuffled::InCallsBlocks => resume_block(self.block(i), i),
+                #[cfg(target_arch = "x86_64")]
+                Shuffled::JumpingBlocks => resume_block_jumping(self.block(i)),
             }
         }
     }
@@ -672,6 +703,17 @@ fn resume_block(block: &mut Block, data: usize) {
     let ctx = block.context.take().expect("every fibre is paused between resumes");
     // SAFETY: a paused fibre on its live stack, resumed exactly once.
     block.context = Some(unsafe { ctx.resume(data) }.context);
+}
+
+/// `resume_block`, switching as the library does on x86-64.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn resume_block_jumping(block: &mut Block) {
+    assert!(black_box(block.paused), "every fibre is paused between resumes");
+    let ctx = block.context.take().expect("every fibre is paused between resumes");
+    jumping::set_peer(ctx);
+    jumping::switch();
+    block.context = Some(jumping::peer());
 }
 
 /// The async API of the library named by `RUSTASYNC_LIB`, loaded into this
@@ -837,7 +879,7 @@ impl Drop for JobSet<'_> {
 /// each round's library and floor nanoseconds.
 fn shuffled_interleaved(api: &Api, n: usize, rounds: usize) -> (Vec<u128>, Vec<u128>) {
     let mut jobs = JobSet::new(api, n);
-    let mut fibres = FibreSet::new(n, Shuffled::InCallsBlocks);
+    let mut fibres = FibreSet::new(n, Shuffled::LIKE_THE_LIBRARY);
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = Shuffler(SHUFFLE_SEED);
     let (mut library, mut floor) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
