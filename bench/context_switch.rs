@@ -61,7 +61,8 @@
 //! that `ASYNC_start_job` comes from that file), pauses 10,000 of its jobs as
 //! `async_bench shuffled_resume` does, and alternates round by round: every
 //! job, then every fibre of the checked-block floor most like the library
-//! (on x86-64 switching as it does, by jumps; `Shuffled::LIKE_THE_LIBRARY`),
+//! (on x86-64 switching as it does, by jumps, from the benchmark's loop of
+//! handles and wait contexts; `Shuffled::LIKE_THE_LIBRARY`),
 //! in the same new order (which goes first alternates too). The last figure
 //! is the median of the per-round ratios:
 //!
@@ -394,6 +395,7 @@ fn main() {
     };
     let two_threads = on_two_threads(SWITCH_IN_CALLS);
 
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))] // x86-64 adds the jumping rows
     let mut rows = vec![
         ("context_switch", same),
         ("context_switch_fpflags_differ", differ),
@@ -541,7 +543,9 @@ enum Shuffled {
     /// floors do not.)
     InCallsBlocks,
     /// As `InCallsBlocks`, switching as the library does on x86-64: out by
-    /// a jump, back into a stub, no return across a switch (`jumping`).
+    /// a jump, back into a stub, no return across a switch (`jumping`); and
+    /// resumed from `async_bench`'s loop, which reads each job's handle from
+    /// an array and passes its wait context along, as the library's rows are.
     #[cfg(target_arch = "x86_64")]
     JumpingBlocks,
 }
@@ -596,6 +600,14 @@ struct FibreSet {
     /// The blocks of the last floor, and their mapping's length.
     blocks: *mut Block,
     blocks_bytes: usize,
+    /// What `async_bench` keeps beside its jobs, for the floor most like
+    /// the library: an array of handles (here, the blocks' addresses) read
+    /// for each resume, and an array of wait contexts whose entry each
+    /// resume passes along (here, words nothing reads further).
+    #[cfg(target_arch = "x86_64")]
+    handles: Vec<*mut Block>,
+    #[cfg(target_arch = "x86_64")]
+    waits: Vec<usize>,
     regions: Vec<Region>,
 }
 
@@ -639,6 +651,11 @@ impl FibreSet {
             dense,
             blocks,
             blocks_bytes,
+            // SAFETY: `i < n` blocks fit in the mapping.
+            #[cfg(target_arch = "x86_64")]
+            handles: (0..n).map(|i| unsafe { blocks.add(i) }).collect(),
+            #[cfg(target_arch = "x86_64")]
+            waits: (0..n).collect(),
             regions,
         }
     }
@@ -665,7 +682,13 @@ impl FibreSet {
                 }
                 Shuffled::InCallsBlocks => resume_block(self.block(i), i),
                 #[cfg(target_arch = "x86_64")]
-                Shuffled::JumpingBlocks => resume_block_jumping(self.block(i)),
+                Shuffled::JumpingBlocks => {
+                    black_box(self.waits[i]);
+                    // SAFETY: `handles` holds the addresses of this set's
+                    // blocks, written in `new` and never changed, and only
+                    // this set uses them.
+                    resume_block_jumping(unsafe { &mut *black_box(self.handles[i]) })
+                }
             }
         }
     }

@@ -310,7 +310,7 @@ function label(m) {
     if (m == "context_switch_shuffled_in_calls") return "same, each switch inside a function that returns"
     if (m == "context_switch_shuffled_blocks") return "same, and each context behind a checked 256-byte block (as a job handle)"
     if (m == "context_switch_shuffled_library_in_process") return "rustasync: its " shuffle_n " jobs in the process of the next row, rounds alternated with it"
-    if (m == "context_switch_shuffled_blocks_in_process") return "the checked-block floor switching as the library does (x86-64: by jumps), in that process (last column: per-round ratio, median of runs)"
+    if (m == "context_switch_shuffled_blocks_in_process") return "the checked-block floor switching as the library does (x86-64: by jumps), from the benchmark'"'"'s loop of handles and wait contexts, in that process (last column: per-round ratio, median of runs)"
     return m
 }
 function fmt(x) {
