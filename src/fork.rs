@@ -4,7 +4,7 @@
 //! finish them); other threads' jobs are unreachable there, as their threads
 //! are.
 
-use std::cell::RefCell;
+use std::cell::UnsafeCell;
 use std::sync::Once;
 
 use crate::arena::ArenaForkLock;
@@ -22,9 +22,21 @@ type ForkLocks = (
     std::io::StderrLock<'static>,
 );
 
-thread_local! {
-    static FORK_LOCKS: RefCell<Option<ForkLocks>> = const { RefCell::new(None) };
-}
+/// The locks `before_fork` took, until `after_fork` releases them. Not a
+/// `thread_local!`: a thread can fork while it exits (from a program's
+/// thread-specific destructor, which runs after thread-local destructors),
+/// when such a variable can no longer be reached.
+struct HeldForFork(UnsafeCell<Option<ForkLocks>>);
+
+// SAFETY: the cell is read or written only by a thread that holds every
+// lock in it (`before_fork` writes it once it has taken them all,
+// `after_fork` empties it before it lets them go, in the parent and in the
+// child), so no two threads ever reach it at once; and the guards it holds
+// are dropped by the thread that took them (the forking thread, which in
+// the child is the same thread).
+unsafe impl Sync for HeldForFork {}
+
+static HELD_FOR_FORK: HeldForFork = HeldForFork(UnsafeCell::new(None));
 
 /// Installs the handlers, once per process.
 pub fn register_handlers() {
@@ -49,11 +61,18 @@ extern "C" fn before_fork() {
             stack::lock_for_fork(),
             std::io::stderr().lock(),
         );
-        FORK_LOCKS.with(|held| *held.borrow_mut() = Some(locks));
+        // SAFETY: this thread now holds every lock, so it alone reaches
+        // the cell (see `HeldForFork`).
+        unsafe { *HELD_FOR_FORK.0.get() = Some(locks) };
     });
 }
 
 /// Releases them again, in the parent and in the child.
 extern "C" fn after_fork() {
-    let _ = std::panic::catch_unwind(|| FORK_LOCKS.with(|held| drop(held.borrow_mut().take())));
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: as in `before_fork`: the locks are still held while the
+        // cell is emptied; they are released only when `held` is dropped.
+        let held = unsafe { (*HELD_FOR_FORK.0.get()).take() };
+        drop(held);
+    });
 }
