@@ -498,7 +498,7 @@ pub extern "C" fn ASYNC_WAIT_CTX_new() -> *mut ASYNC_WAIT_CTX {
 /// Frees `ctx`, first calling the cleanup function of every fd still
 /// registered, newest first, with the context intact around each call (as
 /// OpenSSL does). NULL is ignored. A job still using the context (paused)
-/// goes on without one.
+/// keeps it while the cleanups run, then goes on without one.
 ///
 /// # Safety
 /// `ctx` must be NULL or a live wait context.
@@ -518,6 +518,9 @@ pub unsafe extern "C" fn ASYNC_WAIT_CTX_free(ctx: *mut ASYNC_WAIT_CTX) {
             if let Ok(state) = wait_ctx(ctx) {
                 state.cleanup_done();
             }
+        }
+        if let Ok(state) = wait_ctx(ctx) {
+            state.end_teardown();
         }
         // SAFETY: allocated by ASYNC_WAIT_CTX_new with WaitCtx's layout.
         drop(unsafe { Box::from_raw(ctx.cast::<WaitCtx>()) });

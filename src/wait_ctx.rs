@@ -8,18 +8,21 @@
 //! when a paused job is resumed; clearing an fd never calls its cleanup,
 //! freeing the context calls the cleanup of every fd not cleared.
 //!
-//! Freeing (`begin_teardown`, `next_cleanup`, `cleanup_done`) runs the
-//! cleanups newest first, as OpenSSL walks its list, with the context
-//! intact around each call: a cleanup may query the context and clear
-//! other fds (`clear_fd` returns 1 and that fd's cleanup is skipped). An fd
-//! whose cleanup has run is gone from the context; one added by a cleanup
-//! is kept out of the teardown (OpenSSL never cleans it up either).
+//! Freeing (`begin_teardown`, `next_cleanup`, `cleanup_done`,
+//! `end_teardown`) runs the cleanups newest first, as OpenSSL walks its
+//! list, with the context intact around each call: a cleanup may query
+//! the context and clear other fds (`clear_fd` returns 1 and that fd's
+//! cleanup is skipped). An fd whose cleanup has run is gone from the
+//! context; one added by a cleanup is kept out of the teardown (OpenSSL
+//! never cleans it up either).
 //!
 //! Every job started with a context is linked to it (`Attachment`, in the
 //! job's control block), so that freeing the context while a job that uses
 //! it is paused detaches the job (it goes on with no wait context) instead
 //! of leaving it a dangling pointer, and a job freed while attached unlinks
-//! itself.
+//! itself. The jobs are detached after the cleanups have run: while they
+//! run, a job started with the context still has it (as in OpenSSL), and a
+//! job a cleanup starts with it is detached too.
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
@@ -337,17 +340,24 @@ impl WaitCtx {
         self.status
     }
 
-    /// The context is being freed: every job still attached goes on
-    /// without it, and the fds present now are due for cleanup.
+    /// The context is being freed: the fds present now are due for
+    /// cleanup. Jobs started with it keep it until `end_teardown`, as in
+    /// OpenSSL, where it is intact while the cleanups run.
     pub fn begin_teardown(&mut self) {
+        for e in &mut self.fds {
+            e.doomed = true;
+        }
+    }
+
+    /// The cleanups have run and the context is about to go: every job
+    /// still attached, including one a cleanup started with it, goes on
+    /// without it.
+    pub fn end_teardown(&mut self) {
         // SAFETY: attached users are live attachments.
         while let Some(user) = unsafe { self.users.as_ref() } {
             user.ctx.set(ptr::null_mut());
             user.resync.set(Resync::Clean);
             user.unlink(self);
-        }
-        for e in &mut self.fds {
-            e.doomed = true;
         }
     }
 
@@ -460,8 +470,11 @@ mod tests {
             assert!(second.ctx().is_null());
             third.attach(w);
             assert_eq!(third.resync.get(), Resync::Always, "once shared, always reset");
-            // Freeing the context detaches whoever is still attached.
+            // Freeing the context detaches whoever is still attached, once
+            // the cleanups have run.
             (*w).begin_teardown();
+            assert!(!first.ctx().is_null(), "attached while the cleanups run");
+            (*w).end_teardown();
             assert!(first.ctx().is_null() && third.ctx().is_null());
             assert!((*w).users.is_null());
             drop(Box::from_raw(w));
