@@ -17,6 +17,7 @@
 #include "common.h"
 
 static pthread_key_t key;
+static int thread_job_finished; /* checked by main after the join */
 
 static int job_fn(void *arg)
 {
@@ -56,7 +57,7 @@ static void *thread_main(void *arg)
     int ret = 0;
 
     (void)arg;
-    CHECK(ASYNC_start_job(&job, NULL, &ret, job_fn, NULL, 0) == ASYNC_FINISH);
+    thread_job_finished = ASYNC_start_job(&job, NULL, &ret, job_fn, NULL, 0) == ASYNC_FINISH;
     fork_and_wait("in the thread");
     pthread_setspecific(key, (void *)1);
     return NULL;
@@ -67,6 +68,7 @@ int main(void)
     FILE *err = tmpfile();
     pthread_t thread;
     struct stat st;
+    int created;
 
     CHECK(err != NULL);
     if (err == NULL)
@@ -74,8 +76,10 @@ int main(void)
     fflush(stderr);
     CHECK(dup2(fileno(err), 2) == 2);
     CHECK(pthread_key_create(&key, at_key_destruction) == 0);
-    CHECK(pthread_create(&thread, NULL, thread_main, NULL) == 0);
-    CHECK(pthread_join(thread, NULL) == 0);
+    /* Nothing printed while the thread runs: it prints its own lines. */
+    created = pthread_create(&thread, NULL, thread_main, NULL) == 0;
+    CHECK(created && pthread_join(thread, NULL) == 0);
+    CHECK(thread_job_finished);
     fflush(stderr);
     CHECK(fstat(fileno(err), &st) == 0 && st.st_size == 0);
     /* The main thread forks too, after the thread's exit. */
