@@ -215,7 +215,7 @@ ASYNC_WAIT_CTX *ASYNC_WAIT_CTX_new(void);
  * Frees `ctx`, first calling the cleanup function of every fd still
  * registered, newest first, with the context intact around each call (as
  * OpenSSL does). NULL is ignored. A job still using the context (paused)
- * goes on without one.
+ * keeps it while the cleanups run, then goes on without one.
  *
  * # Safety
  * `ctx` must be NULL or a live wait context.
