@@ -28,8 +28,14 @@ static int job_fn(void *arg)
 /* Forks; the child runs one job and says by its exit status whether it finished. */
 static void fork_and_wait(const char *when)
 {
-    pid_t pid = fork();
+    pid_t pid;
     int status = -1;
+
+    /* Nothing buffered may reach the child: under valgrind its _exit still
+       flushes stdio (valgrind runs __libc_freeres), which would print the
+       parent's pending lines twice. */
+    fflush(stdout);
+    pid = fork();
 
     if (pid == 0) {
         ASYNC_JOB *job = NULL;
