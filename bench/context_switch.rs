@@ -63,13 +63,20 @@
 //! job, then every fibre of the checked-block floor most like the library
 //! (on x86-64 switching as it does, by jumps, from the benchmark's loop of
 //! handles and wait contexts; `Shuffled::LIKE_THE_LIBRARY`),
-//! in the same new order (which goes first alternates too). The last figure
-//! is the median of the per-round ratios:
+//! in the same new order (which goes first alternates too, so that the
+//! side running second in one round runs first in the next, on caches it
+//! has just warmed). The per-side figures are medians over all rounds; the
+//! last two, over pairs of rounds, in which each side ran once first and
+//! once second: the ratio of the two sides' nanoseconds, and the library's
+//! nanoseconds less the floor's per resume (what the library adds to a
+//! resume that misses the caches, to set beside what it adds to one that
+//! does not):
 //!
 //! ```text
 //! RESULT context_switch_shuffled_library_in_process <median ns> ns/resume
 //! RESULT context_switch_shuffled_blocks_in_process <median ns> ns/resume
 //! RESULT context_switch_shuffled_library_over_blocks <median> ratio
+//! RESULT context_switch_shuffled_library_minus_blocks <median ns> ns/resume
 //! ```
 //!
 //! Run with `-q` (or `QUICK=1` in the environment) for a tiny smoke run.
@@ -433,24 +440,45 @@ fn main() {
     }
     if let Some(path) = std::env::var_os("RUSTASYNC_LIB") {
         let api = Api::load(path.to_str().expect("a UTF-8 path"));
-        let (library, floor) = shuffled_interleaved(&api, fibres, rounds);
+        // Twice the rounds: each pair of them gives one figure (see
+        // `shuffled_interleaved`).
+        let (library, floor) = shuffled_interleaved(&api, fibres, 2 * rounds);
         for (name, times) in [
             ("context_switch_shuffled_library_in_process", &library),
             ("context_switch_shuffled_blocks_in_process", &floor),
         ] {
             let (median, min, max) = summary(times, fibres);
-            println!("# {name}: {fibres} jobs, {rounds} rounds, per resume min {min:.2} max {max:.2} ns");
+            println!(
+                "# {name}: {fibres} jobs, {} rounds, per resume min {min:.2} max {max:.2} ns",
+                2 * rounds
+            );
             println!("RESULT {name} {median:.2} ns/resume");
         }
-        let mut ratios: Vec<f64> = library.iter().zip(&floor).map(|(&l, &f)| l as f64 / f as f64).collect();
-        ratios.sort_by(f64::total_cmp);
+        // Per pair of rounds: the library's nanoseconds against the floor's,
+        // as a ratio, and as what the library adds to each resume (to set
+        // beside what it adds to a round trip that stays in cache).
+        let pairs: Vec<(f64, f64)> = library
+            .chunks_exact(2)
+            .zip(floor.chunks_exact(2))
+            .map(|(l, f)| ((l[0] + l[1]) as f64, (f[0] + f[1]) as f64))
+            .collect();
+        let sorted = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        let ratios = sorted(pairs.iter().map(|&(l, f)| l / f).collect());
+        let extra = sorted(pairs.iter().map(|&(l, f)| (l - f) / (2 * fibres) as f64).collect());
         let name = "context_switch_shuffled_library_over_blocks";
         println!(
-            "# {name}: per round, min {:.2} max {:.2}",
+            "# {name}: per pair of rounds, min {:.2} max {:.2}",
             ratios[0],
             ratios[ratios.len() - 1]
         );
         println!("RESULT {name} {:.2} ratio", ratios[ratios.len() / 2]);
+        println!(
+            "RESULT context_switch_shuffled_library_minus_blocks {:.2} ns/resume",
+            extra[extra.len() / 2]
+        );
     }
 }
 
@@ -575,18 +603,29 @@ struct Block {
 /// the nanoseconds of each timed round.
 fn shuffled(n: usize, rounds: usize, how: Shuffled) -> Vec<u128> {
     let mut fibres = FibreSet::new(n, how);
+    shuffled_rounds(n, rounds, |order| timed(|| fibres.resume_all(order)))
+}
+
+/// Runs `round` once untimed, then `rounds` times, each with a new shuffled
+/// order of `0..n`, as `async_bench` orders its rounds; what the timed
+/// rounds gave.
+fn shuffled_rounds<T>(n: usize, rounds: usize, mut round: impl FnMut(&[usize]) -> T) -> Vec<T> {
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = Shuffler(SHUFFLE_SEED);
-    let mut times = Vec::with_capacity(rounds);
-    for round in 0..=rounds {
-        rng.shuffle(&mut order);
-        let start = cpu_ns();
-        fibres.resume_all(&order);
-        if round > 0 {
-            times.push(cpu_ns() - start);
-        }
-    }
-    times
+    (0..=rounds)
+        .filter_map(|r| {
+            rng.shuffle(&mut order);
+            let result = round(&order);
+            (r > 0).then_some(result)
+        })
+        .collect()
+}
+
+/// The nanoseconds `f` takes.
+fn timed(f: impl FnOnce()) -> u128 {
+    let start = cpu_ns();
+    f();
+    cpu_ns() - start
 }
 
 /// `async_bench`'s seed.
@@ -897,33 +936,25 @@ impl Drop for JobSet<'_> {
 }
 
 /// The library's shuffled resumes and the checked-block floor's, measured in
-/// one process: each round resumes every job, then every fibre, in the same
-/// new order (the first of the two alternating from round to round). Gives
-/// each round's library and floor nanoseconds.
+/// one process: each round resumes every job and every fibre in the same new
+/// order, the library first in even rounds and second in odd ones. Whichever
+/// side runs second in a round runs first in the next, on caches it has
+/// just warmed, and each position has its own cost, so only a pair of rounds
+/// treats both sides alike. Gives each round's library and floor nanoseconds.
 fn shuffled_interleaved(api: &Api, n: usize, rounds: usize) -> (Vec<u128>, Vec<u128>) {
     let mut jobs = JobSet::new(api, n);
     let mut fibres = FibreSet::new(n, Shuffled::LIKE_THE_LIBRARY);
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = Shuffler(SHUFFLE_SEED);
-    let (mut library, mut floor) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
-    for round in 0..=rounds {
-        rng.shuffle(&mut order);
-        let timed = |f: &mut dyn FnMut()| {
-            let start = cpu_ns();
-            f();
-            cpu_ns() - start
-        };
-        let (lib_ns, floor_ns) = if round % 2 == 0 {
-            let l = timed(&mut || jobs.resume_all(&order));
-            (l, timed(&mut || fibres.resume_all(&order)))
+    let mut library_first = false;
+    shuffled_rounds(n, rounds, |order| {
+        library_first = !library_first;
+        if library_first {
+            let library = timed(|| jobs.resume_all(order));
+            (library, timed(|| fibres.resume_all(order)))
         } else {
-            let f = timed(&mut || fibres.resume_all(&order));
-            (timed(&mut || jobs.resume_all(&order)), f)
-        };
-        if round > 0 {
-            library.push(lib_ns);
-            floor.push(floor_ns);
+            let floor = timed(|| fibres.resume_all(order));
+            (timed(|| jobs.resume_all(order)), floor)
         }
-    }
-    (library, floor)
+    })
+    .into_iter()
+    .unzip()
 }
