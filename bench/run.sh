@@ -310,7 +310,8 @@ function label(m) {
     if (m == "context_switch_shuffled_in_calls") return "same, each switch inside a function that returns"
     if (m == "context_switch_shuffled_blocks") return "same, and each context behind a checked 256-byte block (as a job handle)"
     if (m == "context_switch_shuffled_library_in_process") return "rustasync: its " shuffle_n " jobs in the process of the next row, rounds alternated with it"
-    if (m == "context_switch_shuffled_blocks_in_process") return "the checked-block floor switching as the library does (x86-64: by jumps), from the benchmark'"'"'s loop of handles and wait contexts, in that process (last column: per-round ratio, median of runs)"
+    if (m == "context_switch_shuffled_library_minus_blocks") return "what rustasync adds to each of those resumes (per pair of rounds, median of runs), beside what it adds to a round trip in cache (row 2 less the switching floor)"
+    if (m == "context_switch_shuffled_blocks_in_process") return "the checked-block floor switching as the library does (x86-64: by jumps), from the benchmark'"'"'s loop of handles and wait contexts, in that process (last column: rustasync over floor per pair of rounds, one with each side first, median of runs)"
     return m
 }
 function fmt(x) {
@@ -397,13 +398,21 @@ END {
         f = cell("floor" SUBSEP m); fm = MED
         # The library row each floor stands under.
         two = (m ~ /_two_threads$/)
-        lib = (m == "context_switch" || m == "context_switch_in_calls" || m == "context_switch_jumping") ? "pause_resume" : \
+        # The in-process rows are set against each other (below), not a library row.
+        lib = (m ~ /_in_process$/) ? "" : \
+              (m == "context_switch" || m == "context_switch_in_calls" || m == "context_switch_jumping") ? "pause_resume" : \
               (m == "context_switch_fpflags_differ") ? "pause_resume_fpflags" : \
               (m ~ /^context_switch_shuffled/) ? "shuffled_resume" : two ? "two_threads_pause_resume" : ""
-        if (m ~ /_in_process$/) lib = ""
         over = "-"
         if (m == "context_switch_shuffled_blocks_in_process") { over = cell("floor" SUBSEP "context_switch_shuffled_library_over_blocks") }
         if (lib != "") { cell("rustasync" SUBSEP lib); if (MED != "" && fm != "" && fm > 0) over = sprintf("%.2f", MED / fm) }
+        # Set beside what the library adds to a round trip in cache: the
+        # pause -> resume row less the floor switching as the library does.
+        if (m == "context_switch_shuffled_library_minus_blocks") {
+            cell("rustasync" SUBSEP "pause_resume"); lm = MED
+            cell("floor" SUBSEP "context_switch_jumping"); if (MED == "") cell("floor" SUBSEP "context_switch_in_calls")
+            if (lm != "" && MED != "") over = "in cache: " fmt(lm - MED) " ns"
+        }
         # Start -> finish is one round trip too.
         if (m ~ /^context_switch_(in_calls|jumping)/) {
             cell("rustasync" SUBSEP (two ? "two_threads_start_finish" : "start_finish"))
