@@ -49,11 +49,14 @@ struct InlineArgs([u8; INLINE_ARGS]);
 /// one line of the control block each.
 ///
 /// A job belongs to the thread that created it, and only that thread
-/// touches its fields — except `state` and `owner`, which any thread may
-/// read to check a handle it was given (see `from_handle`): those two are
-/// atomics, accessed with `Relaxed` ordering (a check needs no ordering
-/// with anything else, only a value that is not torn; on x86-64 the loads
-/// and stores are plain moves).
+/// writes its fields. Other threads may read three of them: `state` and
+/// `owner`, to check a handle they were given (see `from_handle`), and the
+/// wait context in `wait` (`wait_ctx`), which offload engines' polling
+/// threads read through `ASYNC_get_wait_ctx` to wake a job they do not
+/// own (Intel's QAT engine does). The three are atomics, accessed with
+/// `Relaxed` ordering (a reader needs no ordering with anything else, only
+/// a value that is not torn; on x86-64 the loads and stores are plain
+/// moves).
 #[repr(C, align(64))]
 pub struct Job {
     state: AtomicU8,
@@ -98,7 +101,10 @@ pub enum Entry {
 /// Every job's control block. The arena is `Sync` (its slots are handed
 /// out under a lock), so any thread may look at any slot through
 /// `from_handle`; what keeps that sound is that other threads read only a
-/// job's atomic `state` and `owner`, never its thread-owned fields.
+/// job's atomic `state` and `owner` (to check a handle) and its atomic
+/// wait-context pointer (`Job::wait_ctx`, for pollers such as QAT's that
+/// call `ASYNC_get_wait_ctx` on other threads' jobs), never its
+/// thread-owned fields.
 pub static JOBS: Arena<Job> = Arena::new();
 
 /// Where each paused job stopped on its stack, by slot (`Arena::slot_key`):
@@ -170,13 +176,14 @@ const _: () = assert!(std::mem::offset_of!(Job, wait) + 16 <= 64);
 impl Job {
     /// A handle from C, if it is the address of one of our control blocks.
     /// The block may be free; callers check `state`, and `owner` before
-    /// anything else: a job of another thread may be read only through those
-    /// two atomics.
+    /// anything else: a job of another thread may be read only through its
+    /// atomics (`state`, `owner`, `wait_ctx`).
     pub fn from_handle<'a>(handle: *mut Job) -> Option<&'a Job> {
         // SAFETY: arena slots stay mapped and initialised for the life of the
         // process, and every field has interior mutability, so a shared
         // reference is sound even to a slot another call is changing on this
-        // thread; other threads read only the atomic `state` and `owner`.
+        // thread; other threads read only the atomic `state`, `owner` and
+        // wait-context pointer.
         JOBS.contains(handle).then(|| unsafe { &*handle })
     }
 
@@ -211,6 +218,12 @@ impl Job {
         self.owner.load(Ordering::Relaxed)
     }
 
+    /// The wait context the job was started with, or null. Unlike the
+    /// job's other thread-owned fields, any thread may read it: a polling
+    /// thread (QAT's engine) asks for the context of a job another thread
+    /// runs or paused, to find the fd that wakes it. The pointer is read
+    /// atomically; using the context is safe only while its owner does not,
+    /// as for any wait context.
     pub fn wait_ctx(&self) -> *mut WaitCtx {
         self.wait.ctx()
     }

@@ -27,6 +27,7 @@
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::ctypes::{ASYNC_callback_fn, ASYNC_cleanup_fn, Set};
 
@@ -54,7 +55,16 @@ struct FdEntry {
 /// are read on every pause; the links only when a job starts or finishes.
 #[repr(C)]
 pub struct Attachment {
-    ctx: Cell<*mut WaitCtx>,
+    /// Atomic because `ASYNC_get_wait_ctx` may read it from a thread that
+    /// does not own the job: offload engines such as Intel's QAT engine
+    /// call it from their polling thread to find the fd that wakes a
+    /// paused job. Only the owning thread writes it (or a thread freeing
+    /// the context, which no other thread may use meanwhile), so a load and
+    /// a store stand in for read-modify-write operations, which are locked
+    /// instructions on x86-64. `Relaxed` suffices: a reader needs only an
+    /// untorn value, and whatever it then does with the context is ordered
+    /// by whatever handed it the job.
+    ctx: AtomicPtr<WaitCtx>,
     /// Whether the context's counts need resetting at the next resume.
     resync: Cell<Resync>,
     prev: Cell<*const Attachment>,
@@ -67,7 +77,7 @@ pub const ATTACHMENT_CTX_OFFSET: usize = std::mem::offset_of!(Attachment, ctx);
 impl Default for Attachment {
     fn default() -> Self {
         Attachment {
-            ctx: Cell::new(ptr::null_mut()),
+            ctx: AtomicPtr::new(ptr::null_mut()),
             resync: Cell::new(Resync::Clean),
             prev: Cell::new(ptr::null()),
             next: Cell::new(ptr::null()),
@@ -76,9 +86,9 @@ impl Default for Attachment {
 }
 
 impl Attachment {
-    /// The context the job uses, or null.
+    /// The context the job uses, or null. Any thread may ask (see `ctx`).
     pub fn ctx(&self) -> *mut WaitCtx {
-        self.ctx.get()
+        self.ctx.load(Ordering::Relaxed)
     }
 
     /// Called when the job resumes: resets the context's counts if anything
@@ -98,7 +108,7 @@ impl Attachment {
     fn resync_now(&self) {
         let resync = self.resync.get();
         // SAFETY: a non-null context is live: freeing it detaches this job.
-        if let Some(ctx) = unsafe { self.ctx.get().as_mut() } {
+        if let Some(ctx) = unsafe { self.ctx().as_mut() } {
             ctx.reset_counts();
         }
         if resync == Resync::Dirty {
@@ -114,7 +124,7 @@ impl Attachment {
     /// until it is detached (the job arena is never unmapped).
     #[inline(always)]
     pub unsafe fn attach(&self, ctx: *mut WaitCtx) {
-        self.ctx.set(ctx);
+        self.ctx.store(ctx, Ordering::Relaxed);
         // SAFETY: the caller's contract.
         let Some(ctx) = (unsafe { ctx.as_mut() }) else {
             return;
@@ -144,8 +154,10 @@ impl Attachment {
     /// Unlinks the job from its context, if it has one (it finished, or is
     /// being freed).
     pub fn detach(&self) {
+        let ctx = self.ctx();
         // SAFETY: a non-null context is live: freeing it detaches this job.
-        if let Some(ctx) = unsafe { self.ctx.replace(ptr::null_mut()).as_mut() } {
+        if let Some(ctx) = unsafe { ctx.as_mut() } {
+            self.ctx.store(ptr::null_mut(), Ordering::Relaxed);
             self.unlink(ctx);
         }
     }
@@ -355,7 +367,7 @@ impl WaitCtx {
     pub fn end_teardown(&mut self) {
         // SAFETY: attached users are live attachments.
         while let Some(user) = unsafe { self.users.as_ref() } {
-            user.ctx.set(ptr::null_mut());
+            user.ctx.store(ptr::null_mut(), Ordering::Relaxed);
             user.resync.set(Resync::Clean);
             user.unlink(self);
         }
