@@ -184,6 +184,11 @@ ASYNC_JOB *ASYNC_get_current_job(void);
  * The wait context `job` was started with (NULL if it was started without,
  * or when `job` is not a running or paused job).
  *
+ * Any thread may call it, not only the one that runs `job`: offload
+ * engines' polling threads (Intel's QAT engine) use it to find the fd that
+ * wakes a job another thread paused. Using the context it returns is then
+ * the caller's to order with the job's thread, as in OpenSSL.
+ *
  * # Safety
  * `job` must be NULL or a handle this library returned.
  */
