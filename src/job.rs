@@ -101,10 +101,8 @@ pub enum Entry {
 /// Every job's control block. The arena is `Sync` (its slots are handed
 /// out under a lock), so any thread may look at any slot through
 /// `from_handle`; what keeps that sound is that other threads read only a
-/// job's atomic `state` and `owner` (to check a handle) and its atomic
-/// wait-context pointer (`Job::wait_ctx`, for pollers such as QAT's that
-/// call `ASYNC_get_wait_ctx` on other threads' jobs), never its
-/// thread-owned fields.
+/// job's three atomics (`Job` says which and why), never its thread-owned
+/// fields.
 pub static JOBS: Arena<Job> = Arena::new();
 
 /// Where each paused job stopped on its stack, by slot (`Arena::slot_key`):
@@ -218,12 +216,9 @@ impl Job {
         self.owner.load(Ordering::Relaxed)
     }
 
-    /// The wait context the job was started with, or null. Unlike the
-    /// job's other thread-owned fields, any thread may read it: a polling
-    /// thread (QAT's engine) asks for the context of a job another thread
-    /// runs or paused, to find the fd that wakes it. The pointer is read
-    /// atomically; using the context is safe only while its owner does not,
-    /// as for any wait context.
+    /// The wait context the job was started with, or null; any thread may
+    /// ask (see `Job`). Using the context is safe only while its owner does
+    /// not, as for any wait context.
     pub fn wait_ctx(&self) -> *mut WaitCtx {
         self.wait.ctx()
     }
